@@ -1,0 +1,141 @@
+/**
+ * The gateway's configuration: the only module that reads environment variables (through `loadConfig(env)`).
+ * Every variable is listed in the README's table. Bad values produce ONE error listing every problem.
+ */
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+
+export const DEFAULT_MAVI_BASE_URL = 'https://mavi-backend.memories.ai/serve/api/v2';
+
+const int = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
+const optionalString = z
+  .string()
+  .trim()
+  .optional()
+  .transform((v) => (v === '' ? undefined : v));
+
+const EnvSchema = z.object({
+  PORT: int(4000, 0).pipe(z.number().max(65535)),
+  HOST: z.string().default('0.0.0.0'),
+  PUBLIC_URL: z.url().optional(),
+  MAVI_BASE_URL: z.url().default(DEFAULT_MAVI_BASE_URL),
+  MAVI_API_KEY: optionalString,
+  MAVI_WEBHOOK_SECRET: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{16,128}$/, 'must be 16-128 characters of [A-Za-z0-9_-]')
+      .optional(),
+  ),
+  UPSTREAM_RPS: z.coerce.number().positive().max(1000).default(1),
+  UPSTREAM_TIMEOUT_MS: int(30_000, 100),
+  UPSTREAM_MAX_WAIT_MS: int(20_000, 0),
+  TASK_TIMEOUT_SECONDS: int(1800, 1),
+  PENDING_CALLBACK_TTL_SECONDS: int(900, 1),
+  WEBHOOK_MAX_BODY_BYTES: int(1_048_576, 1024),
+  EXTRACT_REUSE_SECONDS: int(3600, 0),
+  MEDIA_SIGNING_SECRET: optionalString.pipe(z.string().min(32, 'must be at least 32 characters').optional()),
+  MEDIA_URL_TTL_SECONDS: int(3600, 10),
+  MEDIA_CACHE_DIR: z.string().default('./data/media-cache'),
+  MEDIA_CACHE_MAX_BYTES: int(1_073_741_824, 0),
+  IMPORT_MAX_BYTES: int(524_288_000, 1),
+  IMPORT_TIMEOUT_MS: int(120_000, 100),
+  REDIS_URL: optionalString.pipe(z.url().optional()),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+});
+
+export type LogLevel = z.infer<typeof EnvSchema>['LOG_LEVEL'];
+
+export interface Config {
+  port: number;
+  host: string;
+  /** Base URL browsers and the upstream use to reach this gateway (media URLs, webhook URL). */
+  publicUrl: string | undefined;
+  upstream: {
+    /** Undefined in embedded-engine mode: main.ts starts the engine and points the client at it. */
+    baseUrl: string;
+    apiKey: string | undefined;
+    rps: number;
+    timeoutMs: number;
+    maxWaitMs: number;
+  };
+  webhook: {
+    secret: string;
+    /** True when the secret was generated at start (embedded mode): it changes on every restart. */
+    secretGenerated: boolean;
+    maxBodyBytes: number;
+    pendingCallbackTtlSeconds: number;
+  };
+  tasks: { timeoutSeconds: number; reuseSeconds: number };
+  media: { signingSecret: string; signingSecretGenerated: boolean; urlTtlSeconds: number; cacheDir: string; cacheMaxBytes: number };
+  import: { maxBytes: number; timeoutMs: number };
+  redisUrl: string | undefined;
+  logLevel: LogLevel;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+/** Parses `env` (default `process.env`) into a frozen {@link Config}; throws {@link ConfigError} listing every problem. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || 'env'}: ${i.message}`));
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+  if (e.MAVI_API_KEY && !e.MAVI_WEBHOOK_SECRET) {
+    problems.push(
+      'MAVI_WEBHOOK_SECRET: required when MAVI_API_KEY is set (it is part of the webhook URL registered in the MAVI console)',
+    );
+  }
+  if (e.MAVI_API_KEY && e.MAVI_BASE_URL.startsWith('http://') && !/^http:\/\/(127\.0\.0\.1|localhost)/.test(e.MAVI_BASE_URL)) {
+    problems.push('MAVI_BASE_URL: must be https (the API key would travel in clear text)');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const webhookSecret = e.MAVI_WEBHOOK_SECRET ?? randomBytes(24).toString('base64url');
+  const signingSecret = e.MEDIA_SIGNING_SECRET ?? randomBytes(32).toString('base64url');
+  return Object.freeze({
+    port: e.PORT,
+    host: e.HOST,
+    publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
+    upstream: Object.freeze({
+      baseUrl: e.MAVI_BASE_URL,
+      apiKey: e.MAVI_API_KEY,
+      rps: e.UPSTREAM_RPS,
+      timeoutMs: e.UPSTREAM_TIMEOUT_MS,
+      maxWaitMs: e.UPSTREAM_MAX_WAIT_MS,
+    }),
+    webhook: Object.freeze({
+      secret: webhookSecret,
+      secretGenerated: e.MAVI_WEBHOOK_SECRET === undefined,
+      maxBodyBytes: e.WEBHOOK_MAX_BODY_BYTES,
+      pendingCallbackTtlSeconds: e.PENDING_CALLBACK_TTL_SECONDS,
+    }),
+    tasks: Object.freeze({ timeoutSeconds: e.TASK_TIMEOUT_SECONDS, reuseSeconds: e.EXTRACT_REUSE_SECONDS }),
+    media: Object.freeze({
+      signingSecret,
+      signingSecretGenerated: e.MEDIA_SIGNING_SECRET === undefined,
+      urlTtlSeconds: e.MEDIA_URL_TTL_SECONDS,
+      cacheDir: e.MEDIA_CACHE_DIR,
+      cacheMaxBytes: e.MEDIA_CACHE_MAX_BYTES,
+    }),
+    import: Object.freeze({ maxBytes: e.IMPORT_MAX_BYTES, timeoutMs: e.IMPORT_TIMEOUT_MS }),
+    redisUrl: e.REDIS_URL,
+    logLevel: e.LOG_LEVEL,
+  });
+}
+
+/** The webhook path; the secret is the only thing that authenticates callbacks (the upstream signs nothing). */
+export function webhookPath(secret: string): string {
+  return `/webhooks/mavi/${secret}`;
+}
+
+/** For logs: the webhook URL with the secret masked. */
+export function maskSecret(secret: string): string {
+  return `${secret.slice(0, 3)}${'*'.repeat(8)}`;
+}

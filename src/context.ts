@@ -1,0 +1,31 @@
+/**
+ * The GraphQL context: request-scoped loaders on top of process-wide services. `createContextFactory` builds a
+ * fresh set of DataLoaders for every operation (and every subscription), never sharing them across callers.
+ */
+import { createLoaders, type Loaders } from './loaders/index.js';
+import type { MetadataCache } from './loaders/metadata-cache.js';
+import type { TaskService } from './jobs/tasks.js';
+import type { PubSub } from './pubsub/index.js';
+import type { UpstreamClient } from './upstream/client.js';
+import type { Logger } from './logger.js';
+
+/** Services shared by every operation. */
+export interface Services {
+  client: UpstreamClient;
+  metadata: MetadataCache;
+  tasks: TaskService;
+  pubsub: PubSub;
+  logger: Logger;
+  /** Signed gateway URL for a media id (`re_`, `im_`, `imc_`). */
+  mediaUrl: (id: string) => string;
+  /** Fetches a remote video for `importVideo` (size cap, timeout, content-type check). */
+  importLimits: { maxBytes: number; timeoutMs: number; fetch: typeof fetch };
+}
+
+export interface Context extends Services {
+  loaders: Loaders;
+}
+
+export function createContextFactory(services: Services): () => Context {
+  return () => ({ ...services, loaders: createLoaders(services.metadata) });
+}

@@ -1,0 +1,158 @@
+/**
+ * The task registry: the only record of extract-frames task state (the upstream has no status endpoint).
+ * `TaskStore` is the interface; `createMemoryTaskStore` the single-instance implementation (`redis-store.ts` the
+ * shared one). Every state change is a compare-and-set, so duplicate callbacks or two instances cannot apply twice.
+ */
+
+export type TaskStatus = 'PENDING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT';
+
+export interface TaskRecord {
+  /** The upstream task id (32 hex on v2). */
+  id: string;
+  /** The `re_` asset frames are extracted from. */
+  assetId: string;
+  status: TaskStatus;
+  collectionId: string | null;
+  frameIds: string[];
+  error: string | null;
+  /** Epoch ms. */
+  submittedAt: number;
+  completedAt: number | null;
+  /** Epoch ms after which a PENDING task becomes TIMED_OUT. */
+  deadlineAt: number;
+  idempotencyKey: string | null;
+}
+
+/** The terminal result of a task, from a callback or the timeout sweeper. */
+export interface TaskOutcome {
+  status: Exclude<TaskStatus, 'PENDING'>;
+  collectionId: string | null;
+  frameIds: string[];
+  error: string | null;
+  completedAt: number;
+}
+
+/** A callback that arrived for a task id not (yet) registered: the callback can beat the extract reply. */
+export interface ParkedCallback {
+  taskId: string;
+  outcome: TaskOutcome;
+  expiresAt: number;
+}
+
+export interface TransitionResult {
+  /** False when the task is unknown, already terminal with this kind of outcome, or the transition is not allowed. */
+  changed: boolean;
+  task: TaskRecord | null;
+}
+
+export interface TaskStore {
+  /**
+   * Registers a new PENDING task. When a parked callback waits for this id, it is applied atomically and the
+   * returned record is already terminal (`appliedParked: true`). Inserting an existing id returns the stored one.
+   */
+  insert(task: TaskRecord, now: number): Promise<{ task: TaskRecord; appliedParked: boolean }>;
+  get(id: string): Promise<TaskRecord | null>;
+  /**
+   * PENDING → terminal, once. A late SUCCEEDED/FAILED may also replace TIMED_OUT (the result was paid for and is
+   * real); nothing ever leaves SUCCEEDED or FAILED.
+   */
+  complete(id: string, outcome: TaskOutcome): Promise<TransitionResult>;
+  /** Keeps a callback for an unknown id until `expiresAt`; the first one parked for an id wins. */
+  park(callback: ParkedCallback): Promise<boolean>;
+  /** Tasks this gateway started for an asset, newest first. */
+  listByAsset(assetId: string): Promise<TaskRecord[]>;
+  findByIdempotencyKey(key: string): Promise<TaskRecord | null>;
+  /** Ids of PENDING tasks whose deadline has passed. */
+  overdue(now: number): Promise<string[]>;
+  dispose(): Promise<void>;
+}
+
+export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set(['SUCCEEDED', 'FAILED', 'TIMED_OUT']);
+
+/** Whether `outcome` may replace a task in state `from` (shared by every store implementation). */
+export function canTransition(from: TaskStatus, to: TaskOutcome['status']): boolean {
+  if (from === 'PENDING') return true;
+  return from === 'TIMED_OUT' && to !== 'TIMED_OUT';
+}
+
+export function applyOutcome(task: TaskRecord, outcome: TaskOutcome): TaskRecord {
+  return {
+    ...task,
+    status: outcome.status,
+    collectionId: outcome.collectionId,
+    frameIds: outcome.frameIds,
+    error: outcome.error,
+    completedAt: outcome.completedAt,
+  };
+}
+
+export interface MemoryTaskStoreOptions {
+  /** Upper bound on parked callbacks (oldest dropped first). */
+  maxParked?: number;
+}
+
+export function createMemoryTaskStore(options: MemoryTaskStoreOptions = {}): TaskStore {
+  const maxParked = options.maxParked ?? 10_000;
+  const tasks = new Map<string, TaskRecord>();
+  const byAsset = new Map<string, string[]>();
+  const byKey = new Map<string, string>();
+  const parked = new Map<string, ParkedCallback>();
+
+  const takeParked = (id: string, now: number): ParkedCallback | undefined => {
+    const p = parked.get(id);
+    if (!p) return undefined;
+    parked.delete(id);
+    return p.expiresAt >= now ? p : undefined;
+  };
+
+  return {
+    async insert(task, now) {
+      const existing = tasks.get(task.id);
+      if (existing) return { task: existing, appliedParked: false };
+      const p = takeParked(task.id, now);
+      const stored = p ? applyOutcome(task, p.outcome) : task;
+      tasks.set(task.id, stored);
+      byAsset.set(task.assetId, [task.id, ...(byAsset.get(task.assetId) ?? [])]);
+      if (task.idempotencyKey) byKey.set(task.idempotencyKey, task.id);
+      return { task: stored, appliedParked: p !== undefined };
+    },
+    async get(id) {
+      return tasks.get(id) ?? null;
+    },
+    async complete(id, outcome) {
+      const task = tasks.get(id);
+      if (!task) return { changed: false, task: null };
+      if (!canTransition(task.status, outcome.status)) return { changed: false, task };
+      const next = applyOutcome(task, outcome);
+      tasks.set(id, next);
+      return { changed: true, task: next };
+    },
+    async park(callback) {
+      if (parked.has(callback.taskId) || tasks.has(callback.taskId)) return false;
+      parked.set(callback.taskId, callback);
+      if (parked.size > maxParked) {
+        const oldest = parked.keys().next().value;
+        if (oldest !== undefined) parked.delete(oldest);
+      }
+      return true;
+    },
+    async listByAsset(assetId) {
+      return (byAsset.get(assetId) ?? []).map((id) => tasks.get(id)).filter((t): t is TaskRecord => !!t);
+    },
+    async findByIdempotencyKey(key) {
+      const id = byKey.get(key);
+      return id ? (tasks.get(id) ?? null) : null;
+    },
+    async overdue(now) {
+      const ids: string[] = [];
+      for (const t of tasks.values()) if (t.status === 'PENDING' && t.deadlineAt <= now) ids.push(t.id);
+      // Expired parked callbacks are dropped here too, so the map stays bounded by time as well as size.
+      for (const [id, p] of parked) if (p.expiresAt < now) parked.delete(id);
+      return ids;
+    },
+    async dispose() {
+      tasks.clear();
+      parked.clear();
+    },
+  };
+}

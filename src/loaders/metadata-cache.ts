@@ -1,0 +1,65 @@
+/**
+ * Shared (cross-request) metadata cache with in-flight coalescing. Collections (`im_`) and frames (`imc_`) never
+ * change once they exist, so they are kept until evicted; `re_` assets are cached briefly (longer once their
+ * upload reached a final state), because an upload in progress changes status. Failures are never cached.
+ */
+import { LRUCache } from 'lru-cache';
+import type { UpstreamClient } from '../upstream/client.js';
+import type { Priority } from '../upstream/rate-limit.js';
+import type { AssetMetadata } from '../upstream/types.js';
+
+export interface MetadataCacheOptions {
+  client: UpstreamClient;
+  /** Max cached entries (each holds one metadata reply). */
+  max?: number;
+  /** TTL for `re_` assets still WAITING/UPLOADING. */
+  pendingAssetTtlMs?: number;
+  /** TTL for `re_` assets in SUCCESS/FAILED (they can still be deleted upstream). */
+  settledAssetTtlMs?: number;
+}
+
+export interface MetadataCache {
+  get(id: string, priority?: Priority): Promise<AssetMetadata>;
+  /** Drops an id (after an upload or delete through this gateway). */
+  invalidate(id: string): void;
+  readonly size: number;
+}
+
+export function createMetadataCache(options: MetadataCacheOptions): MetadataCache {
+  const pendingTtl = options.pendingAssetTtlMs ?? 2_000;
+  const settledTtl = options.settledAssetTtlMs ?? 60_000;
+  const cache = new LRUCache<string, AssetMetadata>({ max: options.max ?? 5_000 });
+  const inFlight = new Map<string, Promise<AssetMetadata>>();
+
+  const ttlFor = (id: string, metadata: AssetMetadata): number | undefined => {
+    if (!id.startsWith('re_')) return undefined; // immutable
+    const status = metadata.resources[0]?.uploadStatus;
+    return status === 'SUCCESS' || status === 'FAILED' ? settledTtl : pendingTtl;
+  };
+
+  return {
+    get(id, priority = 'interactive') {
+      const hit = cache.get(id);
+      if (hit) return Promise.resolve(hit);
+      const pending = inFlight.get(id);
+      if (pending) return pending;
+      const promise = options.client
+        .getMetadata(id, { priority })
+        .then((metadata) => {
+          // A collection whose listing is still partial is not final yet: cache it briefly only.
+          const partial = metadata.total > metadata.resources.length;
+          cache.set(id, metadata, { ttl: partial ? pendingTtl : ttlFor(id, metadata) });
+          return metadata;
+        })
+        .finally(() => inFlight.delete(id));
+      inFlight.set(id, promise);
+      return promise;
+    },
+    invalidate(id) {
+      cache.delete(id);
+    },
+    get size() {
+      return cache.size;
+    },
+  };
+}

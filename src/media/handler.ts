@@ -1,0 +1,208 @@
+/**
+ * HTTP handler for `GET|HEAD /media/<id>?exp=&sig=`: checks the signature before any cache or upstream work, then
+ * serves frames / collection zips / videos from the disk cache (ETag, 304, single Range, HEAD) or streams an
+ * uncacheable upstream body through. Errors are small JSON bodies; upstream bytes are only sent on success.
+ *
+ * Hot path (cached frame): one HMAC, one Map lookup, one `open` (no `stat`: the cache entry knows the size).
+ */
+import { createReadStream, type ReadStream } from 'node:fs';
+import { once } from 'node:events';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as NodeWebReadableStream } from 'node:stream/web';
+import { isUpstreamError } from '../upstream/errors.js';
+import type { CacheEntry } from './disk-cache.js';
+import { etagMatches, ifRangeAllows, parseRange } from './http-conditional.js';
+import { classifyMediaId, extensionForContentType, MEDIA_PATH_PREFIX, type MediaKind } from './ids.js';
+import type { MediaService } from './media-service.js';
+import type { MediaSigner } from './signing.js';
+import type { MediaBody, MediaLogger } from './types.js';
+
+/** Dependencies of {@link createMediaHandler}. */
+export interface MediaHandlerOptions {
+  signer: MediaSigner;
+  service: MediaService;
+  logger?: MediaLogger;
+}
+
+/** A node:http request listener; never rejects (failures become HTTP errors or a destroyed response). */
+export type MediaRequestHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+const IMMUTABLE = 'private, max-age=31536000, immutable';
+const ALLOW = 'GET, HEAD';
+
+/** Creates the `/media/<id>` request handler. */
+export function createMediaHandler(options: MediaHandlerOptions): MediaRequestHandler {
+  const { signer, service, logger } = options;
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    if (!path.startsWith(MEDIA_PATH_PREFIX)) return sendJson(res, 404, { error: 'not_found' });
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      return sendJson(res, 405, { error: 'method_not_allowed' }, { Allow: ALLOW });
+    }
+    const id = path.slice(MEDIA_PATH_PREFIX.length);
+    const kind = classifyMediaId(id);
+    if (kind === null) return sendJson(res, 404, { error: 'not_found' });
+    const { exp, sig } = readSignatureParams(q === -1 ? '' : url.slice(q + 1));
+    const check = signer.verify(id, exp, sig);
+    if (check === 'expired') {
+      return sendJson(res, 403, { error: 'expired', message: 'This media URL has expired; request a fresh one.' });
+    }
+    if (check !== 'ok') {
+      return sendJson(res, 403, { error: 'forbidden', message: 'Missing or invalid media URL signature.' });
+    }
+    await serve(req, res, id, kind);
+  }
+
+  /** Serves a cached file, retrying once when its file vanished (evicted between lookup and open). */
+  async function serve(req: IncomingMessage, res: ServerResponse, id: string, kind: MediaKind): Promise<void> {
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      const body = await load(id, kind);
+      if (body.kind === 'stream') return sendStream(req, res, id, body);
+      if ((await sendFile(req, res, body.entry, kind === 'frame' ? 'inline' : 'attachment')) === 'sent') return;
+      await service.forget(body.entry.key);
+    }
+    throw new Error(`cached file for ${id} vanished twice`);
+  }
+
+  async function load(id: string, kind: MediaKind): Promise<MediaBody> {
+    if (kind === 'frame') return { kind: 'file', entry: await service.getFrame(id) };
+    return kind === 'collection' ? service.getCollectionZip(id) : service.openVideo(id);
+  }
+
+  return async (req, res) => {
+    try {
+      await handle(req, res);
+    } catch (error) {
+      fail(res, error, logger);
+    }
+  };
+}
+
+async function sendFile(
+  req: IncomingMessage,
+  res: ServerResponse,
+  entry: CacheEntry,
+  disposition: 'inline' | 'attachment',
+): Promise<'sent' | 'gone'> {
+  if (etagMatches(req.headers['if-none-match'], entry.etag)) {
+    res.writeHead(304, { ETag: entry.etag, 'Cache-Control': IMMUTABLE });
+    res.end();
+    return 'sent';
+  }
+  const ifRange = req.headers['if-range'];
+  const rangeAllowed = ifRangeAllows(Array.isArray(ifRange) ? ifRange[0] : ifRange, entry.etag);
+  const range = rangeAllowed ? parseRange(req.headers.range, entry.size) : null;
+  if (range === 'unsatisfiable') {
+    sendJson(res, 416, { error: 'range_not_satisfiable' }, { 'Content-Range': `bytes */${entry.size}` });
+    return 'sent';
+  }
+  const start = range ? range.start : 0;
+  const end = range ? range.end : entry.size - 1;
+  const headers: OutgoingHttpHeaders = {
+    'Content-Type': entry.contentType,
+    'Content-Length': end - start + 1,
+    'Content-Disposition': `${disposition}; filename="${entry.filename ?? entry.key}"`,
+    ETag: entry.etag,
+    'Cache-Control': IMMUTABLE,
+    'Accept-Ranges': 'bytes',
+    'X-Content-Type-Options': 'nosniff',
+  };
+  if (range) headers['Content-Range'] = `bytes ${start}-${end}/${entry.size}`;
+  const status = range ? 206 : 200;
+  if (req.method === 'HEAD' || entry.size === 0) {
+    res.writeHead(status, headers);
+    res.end();
+    return 'sent';
+  }
+  let stream: ReadStream;
+  try {
+    stream = createReadStream(entry.path, { start, end });
+    await once(stream, 'open'); // headers only once the file is known to exist
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
+    throw error;
+  }
+  res.writeHead(status, headers);
+  await pipeline(stream, res);
+  return 'sent';
+}
+
+async function sendStream(
+  req: IncomingMessage,
+  res: ServerResponse,
+  id: string,
+  body: Extract<MediaBody, { kind: 'stream' }>,
+): Promise<void> {
+  const fallbackName = `${id}.${extensionForContentType(body.contentType)}`;
+  const headers: OutgoingHttpHeaders = {
+    'Content-Type': body.contentType,
+    'Content-Disposition': safeDisposition(body.contentDisposition) ?? `attachment; filename="${fallbackName}"`,
+    'Cache-Control': IMMUTABLE,
+    'Accept-Ranges': 'none',
+    'X-Content-Type-Options': 'nosniff',
+  };
+  if (body.contentLength !== null) headers['Content-Length'] = body.contentLength;
+  res.writeHead(200, headers);
+  if (req.method === 'HEAD') {
+    res.end();
+    await body.body.cancel().catch(() => undefined);
+    return;
+  }
+  await pipeline(Readable.fromWeb(body.body as NodeWebReadableStream<Uint8Array>), res);
+}
+
+/** Upstream Content-Disposition if it is plain printable ASCII (no header injection), else `null`. */
+function safeDisposition(value: string | null): string | null {
+  return value !== null && value.length <= 1024 && /^[\x20-\x7e]+$/.test(value) ? value : null;
+}
+
+function readSignatureParams(query: string): { exp: string | null; sig: string | null } {
+  let exp: string | null = null;
+  let sig: string | null = null;
+  for (const pair of query.split('&')) {
+    if (exp === null && pair.startsWith('exp=')) exp = pair.slice(4);
+    else if (sig === null && pair.startsWith('sig=')) sig = pair.slice(4);
+  }
+  return { exp, sig };
+}
+
+function sendJson(res: ServerResponse, status: number, body: object, extra: OutgoingHttpHeaders = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    ...extra,
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    'Cache-Control': 'no-store',
+  });
+  res.end(text);
+}
+
+function fail(res: ServerResponse, error: unknown, logger: MediaLogger | undefined): void {
+  if (res.headersSent) {
+    // Mid-body failure (client went away, upstream stream broke): a truncated body must not look complete.
+    if (!isClientAbort(error)) logger?.warn?.('media: response aborted', { error: String(error) });
+    res.destroy();
+    return;
+  }
+  if (isUpstreamError(error)) {
+    if (error.kind === 'NOT_FOUND') return sendJson(res, 404, { error: 'not_found' });
+    if (error.kind === 'RATE_LIMITED') {
+      const retryAfter = String(Math.max(1, Math.ceil(error.retryAfterSeconds ?? 1)));
+      return sendJson(res, 503, { error: 'rate_limited' }, { 'Retry-After': retryAfter });
+    }
+    logger?.warn?.('media: upstream failure', { kind: error.kind, status: error.status, message: error.message });
+    return sendJson(res, 502, { error: 'upstream_error', kind: error.kind });
+  }
+  logger?.error?.('media: internal error', { error: String(error) });
+  sendJson(res, 500, { error: 'internal_error' });
+}
+
+function isClientAbort(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET' || code === 'EPIPE';
+}

@@ -1,0 +1,255 @@
+/**
+ * Media service: resolves frame, collection-zip and video ids to bytes while spending as few upstream downloads as
+ * possible (the upstream allows 1 request/s per account and bills per GB).
+ *
+ * - A frame miss downloads its collection zip ONCE, splits every certainly-named frame into the cache and serves
+ *   from there; concurrent misses of any frame of the collection join the same in-flight load (Map of promises).
+ * - When the zip cannot be mapped with certainty (see zip.ts) or lacks the frame, the frame is downloaded on its own
+ *   (also coalesced per frame id). Collections found unmatched are remembered so later frames go straight there.
+ * - The zip itself is cached too (immutable) and served by {@link MediaService.getCollectionZip}.
+ * - Original videos (`re_`) are cached only when upstream announces a Content-Length ≤ `videoCacheMaxBytes`
+ *   (default 64 MiB, and at most a quarter of the cache, so one video cannot flush the frames). Larger or
+ *   unknown-length videos are streamed through without touching the disk: no Range support, and every request is a
+ *   new upstream download; concurrent requests for them are not coalesced (each browser needs its own stream).
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdir, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { LRUCache } from 'lru-cache';
+import type { UpstreamClient } from '../upstream/client.js';
+import type { DownloadedFile } from '../upstream/types.js';
+import { ContentTooLargeError, type CacheEntry, type DiskCache } from './disk-cache.js';
+import { classifyMediaId, collectionIdOfFrame, extensionForContentType, safeFilename } from './ids.js';
+import { spoolToFile } from './spool.js';
+import type { MediaBody, MediaLogger } from './types.js';
+import { DEFAULT_ZIP_LIMITS, splitCollectionZip, type SplitResult, type ZipLimits } from './zip.js';
+
+/** Default largest video that is cached on disk instead of streamed through. */
+export const DEFAULT_VIDEO_CACHE_MAX_BYTES = 64 * 1024 ** 2;
+
+/** Dependencies and knobs of {@link createMediaService}. */
+export interface MediaServiceOptions {
+  client: UpstreamClient;
+  cache: DiskCache;
+  /** Where collection zips are spooled before being split; default `cache.tmpDir` (same filesystem: renamed in). */
+  tmpDir?: string;
+  logger?: MediaLogger;
+  /** Frame ids a collection is known to have (e.g. from the extract-frames callback); they must all be in the zip. */
+  knownFrameIds?: (collectionId: string) => readonly string[] | null | Promise<readonly string[] | null>;
+  /** Videos up to this announced size are cached; larger ones are streamed through. */
+  videoCacheMaxBytes?: number;
+  zipLimits?: Partial<ZipLimits>;
+}
+
+/** Resolves media ids to cached files or upstream streams; every method throws `UpstreamError` on upstream failure. */
+export interface MediaService {
+  /** A cached frame (`imc_<digits>_<n>`), fetched through its collection zip on a miss. Throws `UpstreamError`. */
+  getFrame(frameId: string): Promise<CacheEntry>;
+  /** The collection zip (`im_<digits>`): cached file, or streamed through when larger than the whole cache. */
+  getCollectionZip(collectionId: string): Promise<MediaBody>;
+  /** An original video (`re_<digits>`): cached file when small, otherwise streamed through. */
+  openVideo(assetId: string): Promise<MediaBody>;
+  /** Drops a cache entry whose file turned out to be gone (evicted between lookup and open). */
+  forget(key: string): Promise<void>;
+  /** Aborts in-flight upstream downloads. */
+  dispose(): Promise<void>;
+}
+
+interface CollectionLoad {
+  zip: CacheEntry | null;
+  frames: ReadonlyMap<string, CacheEntry>;
+}
+
+/** Creates the media service. */
+export function createMediaService(options: MediaServiceOptions): MediaService {
+  const { client, cache, logger } = options;
+  const zipLimits = { ...DEFAULT_ZIP_LIMITS, ...options.zipLimits };
+  const videoCacheMaxBytes = Math.min(
+    options.videoCacheMaxBytes ?? DEFAULT_VIDEO_CACHE_MAX_BYTES,
+    Math.floor(cache.maxBytes / 4),
+  );
+  const collectionLoads = new Map<string, Promise<CollectionLoad>>();
+  const frameLoads = new Map<string, Promise<CacheEntry>>();
+  const videoLoads = new Map<string, Promise<CacheEntry | null>>();
+  const unmatched = new LRUCache<string, true>({ max: 10_000 });
+  const aborter = new AbortController();
+
+  let spoolDirReady: Promise<string> | null = null;
+  const spoolDir = (): Promise<string> =>
+    (spoolDirReady ??= options.tmpDir
+      ? mkdir(options.tmpDir, { recursive: true }).then(() => options.tmpDir as string)
+      : cache.ready().then(() => cache.tmpDir));
+
+  const download = (id: string) => client.download(id, { priority: 'interactive', signal: aborter.signal });
+
+  async function expectedFrames(collectionId: string, requested: string | null): Promise<string[]> {
+    let known: readonly string[] | null = null;
+    try {
+      known = (await options.knownFrameIds?.(collectionId)) ?? null;
+    } catch (error) {
+      logger?.warn?.('media: knownFrameIds failed', { collectionId, error: String(error) });
+    }
+    const expected = new Set(known ?? []);
+    if (requested !== null) expected.add(requested);
+    return [...expected];
+  }
+
+  async function split(collectionId: string, zipPath: string, expected: string[]): Promise<SplitResult> {
+    const result = await splitCollectionZip({
+      zipPath,
+      collectionId,
+      expectedFrameIds: expected,
+      cache,
+      limits: zipLimits,
+    });
+    if (!result.matched) {
+      unmatched.set(collectionId, true);
+      logger?.warn?.('media: collection zip not mapped with certainty; per-frame downloads', {
+        collectionId,
+        reason: result.reason,
+      });
+    }
+    return result;
+  }
+
+  const framesOf = (result: SplitResult) => (result.matched ? result.frames : new Map<string, CacheEntry>());
+
+  async function loadCollection(collectionId: string, requested: string | null): Promise<CollectionLoad> {
+    const expected = await expectedFrames(collectionId, requested);
+    const cached = await cache.get(collectionId);
+    if (cached) {
+      try {
+        return { zip: cached, frames: framesOf(await split(collectionId, cached.path, expected)) };
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        await cache.delete(collectionId); // evicted between lookup and open: download again
+      }
+    }
+    const file = await download(collectionId);
+    const tmpPath = join(await spoolDir(), `${collectionId}.${randomUUID()}.zip`);
+    const digest = await spoolToFile(file.body, tmpPath, zipLimits.maxTotalBytes).catch((error: unknown) => {
+      if (!(error instanceof ContentTooLargeError)) throw error;
+      return null;
+    });
+    if (digest === null) {
+      logger?.warn?.('media: collection zip too large to spool', { collectionId, limit: zipLimits.maxTotalBytes });
+      unmatched.set(collectionId, true);
+      return { zip: null, frames: new Map() };
+    }
+    try {
+      const result = await split(collectionId, tmpPath, expected);
+      const contentType = file.contentType || 'application/zip';
+      const zip = await cache.putFile(collectionId, tmpPath, { contentType, filename: `${collectionId}.zip` }, digest);
+      return { zip, frames: framesOf(result) };
+    } finally {
+      await unlink(tmpPath).catch(() => undefined); // no-op once putFile moved it
+    }
+  }
+
+  async function downloadFrame(frameId: string): Promise<CacheEntry> {
+    const file = await download(frameId);
+    const contentType = file.contentType || 'application/octet-stream';
+    const filename = `${frameId}.${extensionForContentType(contentType)}`;
+    return cache.put(frameId, file.body, { contentType, filename });
+  }
+
+  async function loadFrame(frameId: string): Promise<CacheEntry> {
+    const collectionId = collectionIdOfFrame(frameId) as string;
+    // A load of this collection may have finished between our cache miss and now.
+    if (cache.has(frameId)) {
+      const entry = await cache.get(frameId);
+      if (entry) return entry;
+    }
+    if (!unmatched.has(collectionId)) {
+      const load = await coalesce(collectionLoads, collectionId, () => loadCollection(collectionId, frameId));
+      const entry = load.frames.get(frameId);
+      if (entry) return entry;
+      if (!unmatched.has(collectionId)) logger?.warn?.('media: frame missing from its zip', { frameId });
+    }
+    return downloadFrame(frameId);
+  }
+
+  async function loadVideo(assetId: string, holder: { passthrough?: DownloadedFile }): Promise<CacheEntry | null> {
+    const file = await download(assetId);
+    if (file.contentLength === null || file.contentLength > videoCacheMaxBytes) {
+      holder.passthrough = file;
+      return null;
+    }
+    const contentType = file.contentType || 'application/octet-stream';
+    const filename =
+      safeFilename(filenameFromDisposition(file.contentDisposition) ?? '') ??
+      `${assetId}.${extensionForContentType(contentType)}`;
+    return cache.put(assetId, file.body, { contentType, filename });
+  }
+
+  function expectKind(id: string, kind: ReturnType<typeof classifyMediaId>): void {
+    if (classifyMediaId(id) !== kind) throw new RangeError(`not a ${kind} id: ${id.slice(0, 80)}`);
+  }
+
+  return {
+    async getFrame(frameId) {
+      expectKind(frameId, 'frame');
+      return (await cache.get(frameId)) ?? coalesce(frameLoads, frameId, () => loadFrame(frameId));
+    },
+    async getCollectionZip(collectionId) {
+      expectKind(collectionId, 'collection');
+      const hit = await cache.get(collectionId);
+      if (hit) return { kind: 'file', entry: hit };
+      const load = await coalesce(collectionLoads, collectionId, () => loadCollection(collectionId, null));
+      if (load.zip) return { kind: 'file', entry: load.zip };
+      // Larger than the whole cache: stream it through (one more billed download, only in this corner case).
+      const file = await download(collectionId);
+      return passthrough(file, 'application/zip');
+    },
+    async openVideo(assetId) {
+      expectKind(assetId, 'video');
+      const hit = await cache.get(assetId);
+      if (hit) return { kind: 'file', entry: hit };
+      const pending = videoLoads.get(assetId);
+      if (pending) {
+        const entry = await pending;
+        if (entry) return { kind: 'file', entry };
+      } else {
+        const holder: { passthrough?: DownloadedFile } = {};
+        const entry = await coalesce(videoLoads, assetId, () => loadVideo(assetId, holder));
+        if (entry) return { kind: 'file', entry };
+        if (holder.passthrough) return passthrough(holder.passthrough, 'application/octet-stream');
+      }
+      // Not cacheable and the first download belongs to another request: fetch our own stream.
+      return passthrough(await download(assetId), 'application/octet-stream');
+    },
+    async forget(key) {
+      await cache.delete(key);
+    },
+    async dispose() {
+      aborter.abort();
+    },
+  };
+}
+
+function passthrough(file: DownloadedFile, defaultType: string): MediaBody {
+  return {
+    kind: 'stream',
+    body: file.body,
+    contentType: file.contentType || defaultType,
+    contentLength: file.contentLength,
+    contentDisposition: file.contentDisposition,
+  };
+}
+
+/** Joins an in-flight load of `key` or starts one; the map entry is removed when it settles (errors aren't cached). */
+function coalesce<T>(map: Map<string, Promise<T>>, key: string, start: () => Promise<T>): Promise<T> {
+  const existing = map.get(key);
+  if (existing) return existing;
+  const promise = start().finally(() => {
+    if (map.get(key) === promise) map.delete(key);
+  });
+  map.set(key, promise);
+  return promise;
+}
+
+/** `filename="x"` or `filename=x` of a Content-Disposition value. */
+function filenameFromDisposition(value: string | null): string | null {
+  const match = value ? /filename\s*=\s*(?:"([^"]*)"|([^;\s]+))/i.exec(value) : null;
+  return match ? (match[1] ?? match[2] ?? null) : null;
+}

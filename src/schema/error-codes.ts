@@ -1,0 +1,23 @@
+/**
+ * Every error code a client can see, in one place (greppable contract; the README lists them).
+ * Typed mutation errors carry these in `Error.code`; top-level GraphQL errors in `extensions.code`.
+ */
+export const ErrorCode = {
+  INVALID_ASSET_ID: 'INVALID_ASSET_ID',
+  INVALID_COLLECTION_ID: 'INVALID_COLLECTION_ID',
+  INVALID_FRAME_ID: 'INVALID_FRAME_ID',
+  INVALID_TASK_ID: 'INVALID_TASK_ID',
+  INVALID_ARGUMENT: 'INVALID_ARGUMENT',
+  ASSET_NOT_FOUND: 'ASSET_NOT_FOUND',
+  ASSET_NOT_READY: 'ASSET_NOT_READY',
+  NOT_A_VIDEO: 'NOT_A_VIDEO',
+  TASK_NOT_FOUND: 'TASK_NOT_FOUND',
+  UPLOAD_REJECTED: 'UPLOAD_REJECTED',
+  IMPORT_FAILED: 'IMPORT_FAILED',
+  UPSTREAM_RATE_LIMITED: 'UPSTREAM_RATE_LIMITED',
+  UPSTREAM_UNAVAILABLE: 'UPSTREAM_UNAVAILABLE',
+  UPSTREAM_PAYMENT_REQUIRED: 'UPSTREAM_PAYMENT_REQUIRED',
+  UPSTREAM_UNAUTHORIZED: 'UPSTREAM_UNAUTHORIZED',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

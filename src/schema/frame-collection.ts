@@ -1,0 +1,74 @@
+import { GraphQLError } from 'graphql';
+import type { CollectionData } from '../loaders/index.js';
+import { COLLECTION_ID_PATTERN } from '../upstream/types.js';
+import { builder } from './builder.js';
+import { ErrorCode } from './error-codes.js';
+import { invalidIdError, toQueryError } from './errors.js';
+import { Frame } from './frame.js';
+
+export const MAX_FRAMES_PAGE = 1000;
+
+export const FrameCollection = builder.objectRef<CollectionData>('FrameCollection');
+
+FrameCollection.implement({
+  description: 'The frames one extraction produced (an im_… image collection). Immutable once it exists.',
+  fields: (t) => ({
+    id: t.exposeID('id', { description: 'The collection id, im_<digits>.' }),
+    frameCount: t.int({ description: 'Number of frames available.', resolve: (c) => c.frames.length }),
+    complete: t.boolean({
+      description: 'False when the upstream listed fewer frames than its reported total.',
+      resolve: (c) => c.frames.length >= c.total,
+    }),
+    frames: t.field({
+      type: [Frame],
+      description: `Frames ordered by index. \`limit\` is at most ${MAX_FRAMES_PAGE}.`,
+      args: {
+        offset: t.arg.int({ defaultValue: 0, description: 'Frames to skip.' }),
+        limit: t.arg.int({ defaultValue: 100, description: `Frames to return (0-${MAX_FRAMES_PAGE}).` }),
+      },
+      resolve: (c, { offset, limit }) => {
+        const from = offset ?? 0;
+        const count = limit ?? 100;
+        if (from < 0) throw new GraphQLError('offset must be >= 0', { extensions: { code: ErrorCode.INVALID_ARGUMENT } });
+        if (count < 0 || count > MAX_FRAMES_PAGE) {
+          throw new GraphQLError(`limit must be between 0 and ${MAX_FRAMES_PAGE}`, {
+            extensions: { code: ErrorCode.INVALID_ARGUMENT },
+          });
+        }
+        return c.frames.slice(from, from + count);
+      },
+    }),
+    frame: t.field({
+      type: Frame,
+      nullable: true,
+      description: 'The frame at `index`, or null if there is none.',
+      args: { index: t.arg.int({ required: true, description: '0-based frame index.' }) },
+      resolve: (c, { index }) => c.frames.find((f) => f.index === index) ?? null,
+    }),
+    zipUrl: t.string({
+      description: 'Signed, expiring gateway URL of a zip with every frame.',
+      resolve: (c, _args, ctx) => ctx.mediaUrl(c.id),
+    }),
+  }),
+});
+
+builder.asEntity(FrameCollection, {
+  key: builder.selection<{ id: string }>('id'),
+  resolveReference: (ref, ctx) => (COLLECTION_ID_PATTERN.test(ref.id) ? ctx.loaders.collection.load(ref.id) : null),
+});
+
+builder.queryField('frameCollection', (t) =>
+  t.field({
+    type: FrameCollection,
+    nullable: true,
+    description: 'A frame collection by id (im_<digits>), or null if it does not exist.',
+    args: { id: t.arg.id({ required: true, description: 'Collection id.' }) },
+    resolve: (_root, { id }, ctx) => {
+      const collectionId = String(id);
+      if (!COLLECTION_ID_PATTERN.test(collectionId)) throw invalidIdError('collection', collectionId);
+      return ctx.loaders.collection.load(collectionId).catch((e: unknown) => {
+        throw toQueryError(e);
+      });
+    },
+  }),
+);

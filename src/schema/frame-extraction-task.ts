@@ -1,0 +1,198 @@
+import { GraphQLError } from 'graphql';
+import { isTerminal } from '../jobs/tasks.js';
+import type { TaskRecord } from '../jobs/store.js';
+import { ASSET_ID_PATTERN, TASK_ID_PATTERN } from '../upstream/types.js';
+import { builder } from './builder.js';
+import { ErrorCode } from './error-codes.js';
+import {
+  AssetNotFoundError,
+  AssetNotReadyError,
+  InvalidArgumentError,
+  InvalidAssetIdError,
+  NotAVideoError,
+  UpstreamRateLimitedError,
+  UpstreamUnavailableError,
+  invalidIdError,
+  toDomainError,
+  toQueryError,
+} from './errors.js';
+import { FrameCollection } from './frame-collection.js';
+import { VideoAsset } from './video-asset.js';
+
+export const FrameExtractionStatus = builder.enumType('FrameExtractionStatus', {
+  description: 'Where an extraction task is in its life. Every state but PENDING is final.',
+  values: {
+    PENDING: { description: 'Submitted upstream; waiting for the result callback.' },
+    SUCCEEDED: { description: 'Frames are ready in `collection`.' },
+    FAILED: { description: 'The upstream reported a failure; see `error`.' },
+    TIMED_OUT: { description: 'No callback arrived before the deadline. A late success still upgrades the task.' },
+  } as const,
+});
+
+export const FrameExtractionTask = builder.objectRef<TaskRecord>('FrameExtractionTask');
+
+FrameExtractionTask.implement({
+  description: 'One extract-frames job this gateway submitted upstream. The gateway is its only record (the upstream has no status endpoint).',
+  fields: (t) => ({
+    id: t.exposeID('id', { description: 'The upstream task id.' }),
+    assetId: t.exposeID('assetId', { description: 'The video asset (re_…) frames are extracted from.' }),
+    asset: t.field({
+      type: VideoAsset,
+      nullable: true,
+      description: 'The video asset, looked up upstream.',
+      resolve: (task, _args, ctx) => ctx.loaders.asset.load(task.assetId).catch((e: unknown) => Promise.reject(toQueryError(e))),
+    }),
+    status: t.field({ type: FrameExtractionStatus, description: 'Current state.', resolve: (task) => task.status }),
+    collection: t.field({
+      type: FrameCollection,
+      nullable: true,
+      description: 'The extracted frames, once SUCCEEDED.',
+      resolve: (task, _args, ctx) =>
+        task.collectionId
+          ? ctx.loaders.collection.load(task.collectionId).catch((e: unknown) => Promise.reject(toQueryError(e)))
+          : null,
+    }),
+    collectionId: t.exposeID('collectionId', { nullable: true, description: 'The im_… id of the result, once SUCCEEDED.' }),
+    frameCount: t.int({
+      nullable: true,
+      description: 'Number of frames the callback reported, once SUCCEEDED.',
+      resolve: (task) => (task.status === 'SUCCEEDED' ? task.frameIds.length : null),
+    }),
+    error: t.exposeString('error', { nullable: true, description: 'Why the task FAILED or TIMED_OUT, as reported.' }),
+    submittedAt: t.field({ type: 'DateTime', description: 'When the gateway submitted it.', resolve: (task) => task.submittedAt }),
+    completedAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'When it reached a final state.',
+      resolve: (task) => task.completedAt,
+    }),
+    deadlineAt: t.field({
+      type: 'DateTime',
+      description: 'When a still-PENDING task becomes TIMED_OUT.',
+      resolve: (task) => task.deadlineAt,
+    }),
+  }),
+});
+
+builder.asEntity(FrameExtractionTask, {
+  key: builder.selection<{ id: string }>('id'),
+  resolveReference: (ref, ctx) => (TASK_ID_PATTERN.test(ref.id) ? ctx.tasks.get(ref.id) : null),
+});
+
+const checkTaskId = (id: string) => {
+  if (!TASK_ID_PATTERN.test(id)) throw invalidIdError('task', id);
+};
+
+builder.queryField('frameExtractionTask', (t) =>
+  t.field({
+    type: FrameExtractionTask,
+    nullable: true,
+    description: 'A task by id, or null if this gateway never started it.',
+    args: { id: t.arg.id({ required: true, description: 'The task id returned by extractFrames.' }) },
+    resolve: (_root, { id }, ctx) => {
+      checkTaskId(String(id));
+      return ctx.tasks.get(String(id));
+    },
+  }),
+);
+
+const ExtractFramesSuccess = builder.objectRef<{ task: TaskRecord; reused: boolean }>('ExtractFramesSuccess').implement({
+  description: 'The extraction was submitted (or an equivalent task was reused).',
+  fields: (t) => ({
+    task: t.field({ type: FrameExtractionTask, description: 'The task; subscribe to follow it.', resolve: (r) => r.task }),
+    reused: t.exposeBoolean('reused', {
+      description: 'True when an existing task was returned instead of a new (billed) upstream extraction.',
+    }),
+  }),
+});
+
+builder.mutationField('extractFrames', (t) =>
+  t.field({
+    type: ExtractFramesSuccess,
+    description:
+      'Extracts frames from a video asset. Returns at once with a PENDING task; follow it with the `frameExtractionTask` subscription. ' +
+      'A PENDING task for the same asset (or one that SUCCEEDED recently) is returned instead of paying twice.',
+    errors: {
+      types: [
+        InvalidAssetIdError,
+        AssetNotFoundError,
+        UpstreamRateLimitedError,
+        UpstreamUnavailableError,
+        AssetNotReadyError,
+        NotAVideoError,
+        InvalidArgumentError,
+      ],
+      directResult: true,
+      union: { name: 'ExtractFramesResult', description: 'The task, or why it could not be started.' },
+    },
+    args: {
+      assetId: t.arg.id({ required: true, description: 'A video asset id, re_<digits>.' }),
+      force: t.arg.boolean({
+        required: false,
+        defaultValue: false,
+        description: 'Submit a new extraction even if one is pending or recent (billed again).',
+      }),
+      idempotencyKey: t.arg.string({
+        required: false,
+        description: 'Client-chosen key (1-128 chars); the same key always returns the same task.',
+      }),
+    },
+    resolve: async (_root, args, ctx) => {
+      const assetId = String(args.assetId);
+      if (!ASSET_ID_PATTERN.test(assetId)) throw new InvalidAssetIdError(assetId);
+      const key = args.idempotencyKey ?? null;
+      if (key !== null && !/^[\x21-\x7e]{1,128}$/.test(key)) {
+        throw new InvalidArgumentError('idempotencyKey', 'idempotencyKey must be 1-128 printable ASCII characters');
+      }
+      try {
+        return await ctx.tasks.submit(assetId, { force: args.force ?? false, idempotencyKey: key });
+      } catch (error) {
+        throw toDomainError(error, { assetId });
+      }
+    },
+  }),
+);
+
+builder.subscriptionField('frameExtractionTask', (t) =>
+  t.field({
+    type: FrameExtractionTask,
+    description:
+      'Follows a task: yields its current state at once, then every change, and completes after a final state. ' +
+      'An unknown id is an error.',
+    args: { id: t.arg.id({ required: true, description: 'The task id returned by extractFrames.' }) },
+    subscribe: async (_root, { id }, ctx) => {
+      const taskId = String(id);
+      checkTaskId(taskId);
+      // Listen first, read second: an update landing between the two is buffered, never lost.
+      const updates = ctx.pubsub.subscribe('task:updated', taskId);
+      const current = await ctx.tasks.get(taskId).catch(async (error: unknown) => {
+        await updates.return();
+        throw error;
+      });
+      if (!current) {
+        await updates.return();
+        throw new GraphQLError(`Unknown task ${taskId}`, { extensions: { code: ErrorCode.TASK_NOT_FOUND } });
+      }
+      return followTask(current, updates);
+    },
+    resolve: (task) => task,
+  }),
+);
+
+/** Yields `current`, then each newer state from `updates` (deduplicated by status), until a final state. */
+async function* followTask(current: TaskRecord, updates: AsyncIterableIterator<TaskRecord> & { return(): Promise<unknown> }) {
+  try {
+    let last = current;
+    yield current;
+    while (!isTerminal(last)) {
+      const { value, done } = await updates.next();
+      if (done) return;
+      // Redis fan-out is at-most-once per instance but may repeat across reconnects: drop same-state repeats.
+      if (value.status === last.status && value.completedAt === last.completedAt) continue;
+      last = value;
+      yield value;
+    }
+  } finally {
+    await updates.return();
+  }
+}

@@ -1,0 +1,17 @@
+import { builder } from './builder.js';
+import './scalars.js';
+import './errors.js';
+import './frame-extraction-task.js';
+import './frame-collection.js';
+import './frame.js';
+import './video-asset.js';
+
+builder.queryType({ description: 'Frames and extraction tasks.' });
+builder.mutationType({ description: 'Start work upstream.' });
+builder.subscriptionType({ description: 'Live task updates (graphql-ws on /graphql, or SSE).' });
+
+/** Federation v2 subgraph schema (entities: FrameCollection, Frame, VideoAsset, FrameExtractionTask). */
+export const schema = builder.toSubGraphSchema({
+  linkUrl: 'https://specs.apollo.dev/federation/v2.6',
+  federationDirectives: ['@key'],
+});

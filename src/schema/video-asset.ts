@@ -1,0 +1,143 @@
+import type { Context } from '../context.js';
+import type { AssetData } from '../loaders/index.js';
+import { ImportError, importVideoFromUrl } from '../ingest/import-video.js';
+import { ASSET_ID_PATTERN } from '../upstream/types.js';
+import { builder } from './builder.js';
+import {
+  ImportFailedError,
+  UploadRejectedError,
+  UpstreamRateLimitedError,
+  UpstreamUnavailableError,
+  invalidIdError,
+  toDomainError,
+  toQueryError,
+} from './errors.js';
+import { FrameExtractionTask } from './frame-extraction-task.js';
+
+export const UploadStatus = builder.enumType('UploadStatus', {
+  description: 'Upload state of an asset upstream. Only SUCCESS assets can be used by other operations.',
+  values: {
+    WAITING: { description: 'Accepted, not yet processed.' },
+    UPLOADING: { description: 'Being stored and checked.' },
+    SUCCESS: { description: 'Ready to use.' },
+    FAILED: { description: 'Unusable (for example a corrupt or unsupported file).' },
+  } as const,
+});
+
+export const VideoAsset = builder.objectRef<AssetData>('VideoAsset');
+
+VideoAsset.implement({
+  description: 'An uploaded asset (re_…), normally a video, frames can be extracted from.',
+  fields: (t) => ({
+    id: t.exposeID('id', { description: 'Asset id, re_<digits>.' }),
+    filename: t.exposeString('filename', { nullable: true, description: 'Original file name as uploaded.' }),
+    extension: t.exposeString('extension', { nullable: true, description: 'File extension (e.g. "mp4").' }),
+    fileSize: t.float({
+      nullable: true,
+      description: 'Size in bytes.',
+      resolve: (a) => (a.fileSize === null ? null : Number(a.fileSize)),
+    }),
+    uploadStatus: t.field({
+      type: UploadStatus,
+      nullable: true,
+      description: 'Upload state; poll or re-query until SUCCESS before extracting.',
+      resolve: (a) => a.uploadStatus,
+    }),
+    createdAt: t.field({ type: 'DateTime', nullable: true, description: 'When it was uploaded.', resolve: (a) => a.createdAt }),
+    url: t.string({
+      description: 'Signed, expiring gateway URL of the original file.',
+      resolve: (a, _args, ctx) => ctx.mediaUrl(a.id),
+    }),
+    frameExtractionTasks: t.field({
+      type: [FrameExtractionTask],
+      description: 'Extraction tasks this gateway started for the asset, newest first.',
+      resolve: (a, _args, ctx) => ctx.tasks.listByAsset(a.id),
+    }),
+  }),
+});
+
+builder.asEntity(VideoAsset, {
+  key: builder.selection<{ id: string }>('id'),
+  resolveReference: (ref, ctx) => {
+    if (!ASSET_ID_PATTERN.test(ref.id)) throw invalidIdError('asset', ref.id);
+    return ctx.loaders.asset.load(ref.id);
+  },
+});
+
+builder.queryField('videoAsset', (t) =>
+  t.field({
+    type: VideoAsset,
+    nullable: true,
+    description: 'An asset by id (re_<digits>), or null if it does not exist.',
+    args: { id: t.arg.id({ required: true, description: 'Asset id.' }) },
+    resolve: (_root, { id }, ctx) => {
+      const assetId = String(id);
+      if (!ASSET_ID_PATTERN.test(assetId)) throw invalidIdError('asset', assetId);
+      return ctx.loaders.asset.load(assetId).catch((e: unknown) => {
+        throw toQueryError(e);
+      });
+    },
+  }),
+);
+
+const assetResult = (name: string, description: string) =>
+  builder.objectRef<{ asset: AssetData }>(name).implement({
+    description,
+    fields: (t) => ({
+      asset: t.field({ type: VideoAsset, description: 'The new asset; its uploadStatus may still be in progress.', resolve: (r) => r.asset }),
+    }),
+  });
+const UploadVideoSuccess = assetResult('UploadVideoSuccess', 'The file was uploaded.');
+const ImportVideoSuccess = assetResult('ImportVideoSuccess', 'The file at the URL was fetched and uploaded.');
+
+const uploadErrors = [UploadRejectedError, UpstreamRateLimitedError, UpstreamUnavailableError];
+
+/** After an upload the asset is new: read it fresh (not from a cache that may hold an older miss). */
+const loadNewAsset = async (assetId: string, ctx: Context) => {
+  ctx.metadata.invalidate(assetId);
+  const asset = await ctx.loaders.asset.load(assetId);
+  return { asset: asset ?? { id: assetId, extension: null, filename: null, fileSize: null, uploadStatus: 'WAITING' as const, createdAt: null } };
+};
+
+builder.mutationField('uploadVideo', (t) =>
+  t.field({
+    type: UploadVideoSuccess,
+    description: 'Uploads a video (GraphQL multipart request). Extract frames once its uploadStatus is SUCCESS.',
+    errors: { types: uploadErrors, directResult: true, union: { name: 'UploadVideoResult', description: 'The asset, or why the upload failed.' } },
+    args: { file: t.arg({ type: 'File', required: true, description: 'The video file.' }) },
+    resolve: async (_root, { file }, ctx) => {
+      if (file.size === 0) throw new UploadRejectedError('The file is empty');
+      try {
+        const { assetId } = await ctx.client.upload(
+          { body: file, filename: file.name || 'video', contentType: file.type || undefined, size: file.size },
+          { priority: 'interactive' },
+        );
+        return await loadNewAsset(assetId, ctx);
+      } catch (error) {
+        throw toDomainError(error);
+      }
+    },
+  }),
+);
+
+builder.mutationField('importVideo', (t) =>
+  t.field({
+    type: ImportVideoSuccess,
+    description: 'Fetches a video from an http(s) URL (size cap, timeout, content-type check) and uploads it.',
+    errors: {
+      types: [ImportFailedError, ...uploadErrors],
+      directResult: true,
+      union: { name: 'ImportVideoResult', description: 'The asset, or why the import failed.' },
+    },
+    args: { url: t.arg.string({ required: true, description: 'An http(s) URL serving a video.' }) },
+    resolve: async (_root, { url }, ctx) => {
+      try {
+        const assetId = await importVideoFromUrl(url, ctx.client, ctx.importLimits);
+        return await loadNewAsset(assetId, ctx);
+      } catch (error) {
+        if (error instanceof ImportError) throw new ImportFailedError(url, error.message);
+        throw toDomainError(error);
+      }
+    },
+  }),
+);

@@ -1,0 +1,207 @@
+/**
+ * createGateway(config, deps?) wires Yoga (HTTP + SSE), graphql-ws (same path), the webhook route and media
+ * delivery onto one node:http server, and owns every long-lived resource so `stop()` releases them all.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import { webhookPath, type Config } from './config.js';
+import { createContextFactory, type Context, type Services } from './context.js';
+import { createMemoryTaskStore, type TaskStore } from './jobs/store.js';
+import { createTaskService, type TaskService } from './jobs/tasks.js';
+import { sendJson } from './http/read-body.js';
+import { createWebhookRoute, WEBHOOK_PREFIX } from './http/webhook-route.js';
+import { createMetadataCache, type MetadataCache } from './loaders/metadata-cache.js';
+import { createLogger, type Logger } from './logger.js';
+import { createMediaSigner } from './media/signing.js';
+import { createPubSub, type PubSub } from './pubsub/index.js';
+import { schema } from './schema/index.js';
+import { createUpstream } from './upstream/client.js';
+import type { Scheduler } from './upstream/rate-limit.js';
+import { UpstreamError } from './upstream/errors.js';
+
+type EnvelopedRoot = { execute: (args: unknown) => unknown; subscribe: (args: unknown) => unknown };
+
+export interface GatewayDeps {
+  logger?: Logger;
+  /** fetch used for upstream calls and URL imports (tests inject nothing: they run a real fake upstream). */
+  fetch?: typeof fetch;
+  store?: TaskStore;
+  pubsub?: PubSub;
+  now?: () => number;
+}
+
+export interface Gateway {
+  yoga: YogaServerInstance<Record<string, unknown>, Context>;
+  server: Server;
+  services: Services & { scheduler: Scheduler; store: TaskStore };
+  /** Base URL after start (http://host:port). */
+  readonly url: string;
+  /** Absolute webhook URL (contains the secret: never log it). */
+  readonly webhookUrl: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
+  const secrets = [config.upstream.apiKey, config.webhook.secret, config.media.signingSecret].filter((s): s is string => !!s);
+  const logger = deps.logger ?? createLogger({ level: config.logLevel, secrets });
+  const fetchImpl = deps.fetch ?? globalThis.fetch;
+  const now = deps.now ?? Date.now;
+
+  const { client, scheduler } = createUpstream({
+    baseUrl: config.upstream.baseUrl,
+    apiKey: config.upstream.apiKey ?? '',
+    rps: config.upstream.rps,
+    maxWaitMs: config.upstream.maxWaitMs,
+    timeoutMs: config.upstream.timeoutMs,
+    fetch: fetchImpl,
+  });
+  const metadata: MetadataCache = createMetadataCache({ client });
+  const store = deps.store ?? createMemoryTaskStore();
+  const pubsub = deps.pubsub ?? createPubSub();
+  const tasks: TaskService = createTaskService({
+    store,
+    pubsub,
+    client,
+    logger,
+    now,
+    lookupAsset: async (assetId) => {
+      const reply = await metadata.get(assetId);
+      const resource = reply.resources.find((r) => r.assetId === assetId) ?? reply.resources[0];
+      if (!resource) throw new UpstreamError('NOT_FOUND', `Asset ${assetId} not found`);
+      return resource;
+    },
+    timeoutSeconds: config.tasks.timeoutSeconds,
+    reuseSeconds: config.tasks.reuseSeconds,
+    parkTtlSeconds: config.webhook.pendingCallbackTtlSeconds,
+  });
+
+  let publicUrl = config.publicUrl ?? `http://localhost:${config.port}`;
+  let signer = createMediaSigner({ secret: config.media.signingSecret, ttlSeconds: config.media.urlTtlSeconds, publicUrl, now });
+
+  const services: Services & { scheduler: Scheduler; store: TaskStore } = {
+    client,
+    metadata,
+    tasks,
+    pubsub,
+    logger,
+    scheduler,
+    store,
+    mediaUrl: (id) => signer.url(id),
+    importLimits: { maxBytes: config.import.maxBytes, timeoutMs: config.import.timeoutMs, fetch: fetchImpl },
+  };
+  const createContext = createContextFactory(services);
+
+  const yoga = createYoga<Record<string, unknown>, Context>({
+    schema,
+    context: () => createContext(),
+    graphiql: { subscriptionsProtocol: 'WS', title: 'frames gateway' },
+    maskedErrors: true,
+    logging: {
+      debug: (...args) => logger.debug(String(args[0])),
+      info: (...args) => logger.info(String(args[0])),
+      warn: (...args) => logger.warn(String(args[0])),
+      error: (...args) => logger.error(String(args[0]), { detail: args.slice(1).map(String) }),
+    },
+    landingPage: false,
+  });
+
+  const webhook = createWebhookRoute({ secret: config.webhook.secret, maxBodyBytes: config.webhook.maxBodyBytes, tasks, logger });
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const pathname = (req.url ?? '/').split('?')[0] ?? '/';
+    if (pathname.startsWith(WEBHOOK_PREFIX)) return webhook(req, res, pathname);
+    if (pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
+    if (pathname === '/readyz') {
+      return sendJson(res, 200, { status: 'ready', upstreamQueue: scheduler.pending, subscriptions: pubsub.listenerCount() });
+    }
+    if (pathname === '/') {
+      res.writeHead(302, { location: yoga.graphqlEndpoint });
+      res.end();
+      return;
+    }
+    return yoga.requestListener(req, res);
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      logger.error('request failed', { error, path: req.url?.split('?')[0] });
+      if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+      else res.destroy();
+    });
+  });
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+
+  const wsServer = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
+  const wsDisposable = useServer(
+    {
+      // onSubscribe below puts yoga's enveloped execute/subscribe on rootValue.
+      execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
+      subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
+      onSubscribe: async (ctx, _id, params) => {
+        // Same envelop pipeline as HTTP: plugins, masking and context apply to websocket operations too.
+        const enveloped = yoga.getEnveloped({ ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, params });
+        const args = {
+          schema: enveloped.schema,
+          operationName: params.operationName,
+          document: enveloped.parse(params.query),
+          variableValues: params.variables,
+          contextValue: await enveloped.contextFactory(),
+          rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
+        };
+        const errors = enveloped.validate(args.schema, args.document);
+        if (errors.length > 0) return errors;
+        return args;
+      },
+    },
+    wsServer,
+  );
+
+  let baseUrl = '';
+  return {
+    yoga,
+    server,
+    services,
+    get url() {
+      return baseUrl;
+    },
+    get webhookUrl() {
+      return `${publicUrl}${webhookPath(config.webhook.secret)}`;
+    },
+    async start() {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.port, config.host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      const { port } = server.address() as AddressInfo;
+      baseUrl = `http://${config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host}:${port}`;
+      if (!config.publicUrl) {
+        publicUrl = `http://localhost:${port}`;
+        signer = createMediaSigner({ secret: config.media.signingSecret, ttlSeconds: config.media.urlTtlSeconds, publicUrl, now });
+      }
+      tasks.startSweeper(Math.min(30_000, Math.max(1_000, (config.tasks.timeoutSeconds * 1000) / 10)));
+    },
+    async stop() {
+      tasks.stop();
+      await wsDisposable.dispose();
+      wsServer.close();
+      await pubsub.dispose();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      });
+      scheduler.dispose();
+      await store.dispose();
+    },
+  };
+}

@@ -1,0 +1,244 @@
+/**
+ * The per-account call scheduler (a priority queue in front of a token bucket) and the backoff helper used for
+ * retries. Timers are `globalThis.setTimeout`/`clearTimeout` and the default clock is `performance.now`, so vitest's
+ * fake timers drive both.
+ */
+import { UpstreamError } from './errors.js';
+
+export type Priority = 'interactive' | 'background';
+
+export interface ScheduleOptions {
+  priority?: Priority;
+  /** Fail fast with UpstreamError('RATE_LIMITED', { retryAfterSeconds }) when the expected wait exceeds this. */
+  maxWaitMs?: number;
+  signal?: AbortSignal;
+}
+
+/** One per upstream account: every call of every endpoint goes through it, so the account rate is never exceeded. */
+export interface Scheduler {
+  schedule<T>(task: () => Promise<T>, options?: ScheduleOptions): Promise<T>;
+  /** Calls started so far (for metrics and tests). */
+  readonly started: number;
+  /** Calls waiting in the queue. */
+  readonly pending: number;
+  dispose(): void;
+}
+
+export interface SchedulerOptions {
+  /** Starts per second (the upstream allows 1 per account). Must be > 0. */
+  rps: number;
+  /** Default for {@link ScheduleOptions.maxWaitMs}; no limit when absent. */
+  maxWaitMs?: number;
+  /** Bucket capacity: starts allowed back to back after an idle period. Default 1 (starts ≥ 1000/rps ms apart). */
+  burst?: number;
+  /** Monotonic clock in ms. Default `performance.now()`. */
+  now?: () => number;
+}
+
+interface Entry {
+  start(): void;
+  fail(reason: unknown): void;
+}
+
+/**
+ * Creates the scheduler. Starts are spaced by a token bucket (GCRA form) of capacity `burst` refilled at `rps` per
+ * second: with the default `burst: 1` consecutive starts are at least `1000 / rps` ms apart, so no 1000 ms window
+ * holds more than `rps` starts; a larger `burst` allows that many starts back to back after an idle period.
+ * 'interactive' calls go before 'background' ones; FIFO within a priority.
+ *
+ * The expected wait checked against `maxWaitMs` is `time to the next free slot + (tasks queued ahead) × interval`,
+ * where an interactive task counts only the interactive tasks ahead of it and a background task counts all of them
+ * (later interactive arrivals can still delay a background task beyond the estimate).
+ *
+ * Only the START of a task is spaced; how long it runs is not limited (the upstream limits request rate, not
+ * concurrency). A queued task is removed when its signal aborts (rejecting with `signal.reason`).
+ */
+export function createScheduler(options: SchedulerOptions): Scheduler {
+  if (!(options.rps > 0) || !Number.isFinite(options.rps)) throw new RangeError('rps must be a positive number');
+  const burst = options.burst ?? 1;
+  if (!Number.isInteger(burst) || burst < 1) throw new RangeError('burst must be an integer ≥ 1');
+  const now = options.now ?? (() => performance.now());
+  const interval = 1000 / options.rps;
+  const tolerance = (burst - 1) * interval;
+  const queues: Record<Priority, Entry[]> = { interactive: [], background: [] };
+  // Theoretical arrival time: a start is allowed at time t iff t >= tat - tolerance.
+  let tat = Number.NEGATIVE_INFINITY;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let started = 0;
+  let disposed = false;
+
+  const pendingCount = (): number => queues.interactive.length + queues.background.length;
+
+  /** Expected ms until a task enqueued now with this priority starts (tasks queued ahead start first). */
+  const expectedWait = (priority: Priority): number => {
+    const t = now();
+    const ahead = priority === 'interactive' ? queues.interactive.length : pendingCount();
+    return Math.max(0, Math.max(tat, t) + ahead * interval - tolerance - t);
+  };
+
+  const pump = (): void => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    for (;;) {
+      const queue = queues.interactive.length > 0 ? queues.interactive : queues.background;
+      if (queue.length === 0) return;
+      const t = now();
+      const allowedAt = tat - tolerance;
+      if (t < allowedAt) {
+        // ceil: never wake up before the slot (a fractional interval would otherwise spin on 0 ms timers).
+        timer = setTimeout(pump, Math.max(1, Math.ceil(allowedAt - t)));
+        return;
+      }
+      tat = Math.max(tat, t) + interval;
+      (queue.shift() as Entry).start();
+    }
+  };
+
+  const schedule = <T>(task: () => Promise<T>, callOptions: ScheduleOptions = {}): Promise<T> => {
+    const { signal } = callOptions;
+    if (disposed) return Promise.reject(disposedError());
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const priority = callOptions.priority ?? 'interactive';
+    const maxWaitMs = callOptions.maxWaitMs ?? options.maxWaitMs;
+    if (maxWaitMs !== undefined) {
+      const wait = expectedWait(priority);
+      if (wait > maxWaitMs) {
+        const retryAfterSeconds = Math.max(1, Math.ceil(wait / 1000));
+        return Promise.reject(
+          new UpstreamError(
+            'RATE_LIMITED',
+            `upstream call queue is full: expected wait ${Math.ceil(wait)} ms exceeds ${maxWaitMs} ms`,
+            { retryAfterSeconds },
+          ),
+        );
+      }
+    }
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = (): void => {
+        const queue = queues[priority];
+        const index = queue.indexOf(entry);
+        if (index >= 0) queue.splice(index, 1);
+        reject(signal?.reason);
+        pump();
+      };
+      const entry: Entry = {
+        start() {
+          signal?.removeEventListener('abort', onAbort);
+          started++;
+          let result: Promise<T>;
+          try {
+            result = Promise.resolve(task());
+          } catch (error) {
+            result = Promise.reject(error);
+          }
+          result.then(resolve, reject);
+        },
+        fail(reason) {
+          signal?.removeEventListener('abort', onAbort);
+          reject(reason);
+        },
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      queues[priority].push(entry);
+      pump();
+    });
+  };
+
+  return {
+    schedule,
+    get started() {
+      return started;
+    },
+    get pending() {
+      return pendingCount();
+    },
+    dispose() {
+      if (disposed) return;
+      disposed = true;
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+      const entries = [...queues.interactive.splice(0), ...queues.background.splice(0)];
+      for (const entry of entries) entry.fail(disposedError());
+    },
+  };
+}
+
+function disposedError(): UpstreamError {
+  return new UpstreamError('UPSTREAM_ERROR', 'upstream scheduler disposed before the call started');
+}
+
+export interface BackoffOptions {
+  /** First retry delay ceiling in ms (doubles per retry). Default 1000. */
+  baseMs?: number;
+  /** Upper bound of any delay in ms. Default 30000. */
+  capMs?: number;
+  /** Full jitter (a uniform delay in [0, ceiling)). Default true; false uses the ceiling itself. */
+  jitter?: boolean;
+  /** Source of randomness in [0, 1). Default `Math.random`. */
+  random?: () => number;
+}
+
+export interface RetryOptions extends BackoffOptions {
+  /** Total attempts including the first (≥ 1). */
+  attempts: number;
+  /** Whether the error of attempt `attempt` (1-based) may be retried. */
+  isRetryable: (error: unknown, attempt: number) => boolean;
+  /** Waits `ms`; rejects with `signal.reason` when aborted. Default: a `setTimeout` sleep. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Stops waiting (and retrying) when aborted. */
+  signal?: AbortSignal;
+  /** Observes each retry before its delay (logging, metrics). */
+  onRetry?: (info: { attempt: number; delayMs: number; error: unknown }) => void;
+}
+
+/**
+ * Delay before the retry that follows failed attempt `attempt` (1-based): exponential `baseMs × 2^(attempt-1)`
+ * capped at `capMs`, with full jitter. A `retryAfterSeconds` hint (from the upstream) raises it, up to `capMs`.
+ */
+export function backoffDelay(attempt: number, options: BackoffOptions = {}, retryAfterSeconds?: number): number {
+  const baseMs = options.baseMs ?? 1000;
+  const capMs = options.capMs ?? 30_000;
+  const ceiling = Math.min(capMs, baseMs * 2 ** Math.max(0, attempt - 1));
+  const delay = options.jitter === false ? ceiling : Math.floor((options.random ?? Math.random)() * ceiling);
+  const hinted = retryAfterSeconds === undefined ? 0 : Math.min(capMs, retryAfterSeconds * 1000);
+  return Math.max(delay, hinted);
+}
+
+/**
+ * Runs `fn` up to `attempts` times with exponential backoff and full jitter between attempts. `fn` should itself go
+ * through the scheduler, so every retry also waits for a rate slot. Errors that `isRetryable` rejects, and the
+ * error of the last attempt, are rethrown unchanged.
+ */
+export async function retryWithBackoff<T>(fn: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
+  const attempts = Math.max(1, Math.floor(options.attempts));
+  const sleep = options.sleep ?? defaultSleep;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn(attempt);
+    } catch (error) {
+      if (attempt >= attempts || options.signal?.aborted || !options.isRetryable(error, attempt)) throw error;
+      const hint = error instanceof UpstreamError ? error.retryAfterSeconds : undefined;
+      const delayMs = backoffDelay(attempt, options, hint);
+      options.onRetry?.({ attempt, delayMs, error });
+      await sleep(delayMs, options.signal);
+    }
+  }
+}
+
+function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
