@@ -15,7 +15,10 @@ import { sendJson } from './http/read-body.js';
 import { createWebhookRoute, WEBHOOK_PREFIX } from './http/webhook-route.js';
 import { createMetadataCache, type MetadataCache } from './loaders/metadata-cache.js';
 import { createLogger, type Logger } from './logger.js';
-import { createMediaSigner } from './media/signing.js';
+import { createDiskCache } from './media/disk-cache.js';
+import { createMediaHandler } from './media/handler.js';
+import { createMediaService } from './media/media-service.js';
+import { createMediaSigner, type MediaSigner } from './media/signing.js';
 import { createPubSub, type PubSub } from './pubsub/index.js';
 import { schema } from './schema/index.js';
 import { createUpstream } from './upstream/client.js';
@@ -82,6 +85,12 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
   let publicUrl = config.publicUrl ?? `http://localhost:${config.port}`;
   let signer = createMediaSigner({ secret: config.media.signingSecret, ttlSeconds: config.media.urlTtlSeconds, publicUrl, now });
 
+  // The signer is re-created once the real port is known; hand out a stable facade.
+  const currentSigner: MediaSigner = { url: (id) => signer.url(id), verify: (...args) => signer.verify(...args) };
+  const mediaCache = createDiskCache({ dir: config.media.cacheDir, maxBytes: config.media.cacheMaxBytes });
+  const mediaService = createMediaService({ client, cache: mediaCache, logger });
+  const media = createMediaHandler({ signer: currentSigner, service: mediaService, logger });
+
   const services: Services & { scheduler: Scheduler; store: TaskStore } = {
     client,
     metadata,
@@ -90,7 +99,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
     logger,
     scheduler,
     store,
-    mediaUrl: (id) => signer.url(id),
+    mediaUrl: currentSigner.url,
     importLimits: { maxBytes: config.import.maxBytes, timeoutMs: config.import.timeoutMs, fetch: fetchImpl },
   };
   const createContext = createContextFactory(services);
@@ -114,6 +123,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const pathname = (req.url ?? '/').split('?')[0] ?? '/';
     if (pathname.startsWith(WEBHOOK_PREFIX)) return webhook(req, res, pathname);
+    if (pathname.startsWith('/media/')) return media(req, res);
     if (pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (pathname === '/readyz') {
       return sendJson(res, 200, { status: 'ready', upstreamQueue: scheduler.pending, subscriptions: pubsub.listenerCount() });
@@ -200,6 +210,8 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
         server.close(() => resolve());
         for (const socket of sockets) socket.destroy();
       });
+      await mediaService.dispose();
+      await mediaCache.dispose();
       scheduler.dispose();
       await store.dispose();
     },

@@ -1,6 +1,7 @@
 import { GraphQLError } from 'graphql';
 import { isTerminal } from '../jobs/tasks.js';
 import type { TaskRecord } from '../jobs/store.js';
+import type { Subscription } from '../pubsub/index.js';
 import { ASSET_ID_PATTERN, TASK_ID_PATTERN } from '../upstream/types.js';
 import { builder } from './builder.js';
 import { ErrorCode } from './error-codes.js';
@@ -179,20 +180,38 @@ builder.subscriptionField('frameExtractionTask', (t) =>
   }),
 );
 
-/** Yields `current`, then each newer state from `updates` (deduplicated by status), until a final state. */
-async function* followTask(current: TaskRecord, updates: AsyncIterableIterator<TaskRecord> & { return(): Promise<unknown> }) {
-  try {
-    let last = current;
-    yield current;
-    while (!isTerminal(last)) {
-      const { value, done } = await updates.next();
-      if (done) return;
-      // Redis fan-out is at-most-once per instance but may repeat across reconnects: drop same-state repeats.
-      if (value.status === last.status && value.completedAt === last.completedAt) continue;
-      last = value;
-      yield value;
-    }
-  } finally {
+/**
+ * Yields `current`, then each newer state from `updates` (same-state repeats dropped), until a final state.
+ * A hand-written iterator, not an async generator: a generator's `return()` waits for the pending `await` to
+ * settle, so a client leaving before the first change would keep its listener until the next event.
+ */
+function followTask(current: TaskRecord, updates: Subscription<TaskRecord>): AsyncIterableIterator<TaskRecord> {
+  let last: TaskRecord | null = null;
+  let finished = false;
+  const finish = async (): Promise<IteratorResult<TaskRecord, undefined>> => {
+    finished = true;
     await updates.return();
-  }
+    return { value: undefined, done: true };
+  };
+  const iterator: AsyncIterableIterator<TaskRecord> = {
+    async next() {
+      if (finished) return { value: undefined, done: true };
+      if (last === null) {
+        last = current;
+        return { value: current, done: false };
+      }
+      while (!isTerminal(last)) {
+        const result = await updates.next();
+        if (result.done || finished) return finish();
+        // Redis fan-out may repeat an event across reconnects: drop same-state repeats.
+        if (result.value.status === last.status && result.value.completedAt === last.completedAt) continue;
+        last = result.value;
+        return { value: last, done: false };
+      }
+      return finish();
+    },
+    return: finish,
+    [Symbol.asyncIterator]: () => iterator,
+  };
+  return iterator;
 }

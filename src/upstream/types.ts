@@ -132,6 +132,8 @@ export function parseExtractFramesCallback(
   else if (assetId === null) failure = 'upstream reported success but the callback has no data.asset_id';
   else if (collectionId === null) failure = 'upstream reported success but data.asset_id is not an im_ collection id';
   else if (frameIds.length === 0) failure = 'upstream reported success but the callback has no valid frame ids';
+  // Surface the upstream's own words when it gave any (other than a bare "SUCCESS" on a result-less callback).
+  if (failure !== null && codeOk && upstreamMessage !== null && !/^success$/i.test(upstreamMessage)) failure = upstreamMessage;
 
   return {
     ok: true,

@@ -90,7 +90,8 @@ describe('extractFrames → webhook → subscription', () => {
 
   it('rejects an unknown task id on subscribe with an error instead of hanging', async () => {
     const sub = gw.subscribeWs(WATCH, { id: '0123456789abcdef0123456789abcdef' });
-    await expect(sub.completed).rejects.toBeDefined();
+    expect((await sub.events.next()).errors?.[0]?.extensions?.code).toBe('TASK_NOT_FOUND');
+    await sub.completed;
     const sse = gw.subscribeSse(WATCH, { id: '0123456789abcdef0123456789abcdef' });
     const first = await sse.events.next();
     expect(first.errors?.[0]?.extensions?.code).toBe('TASK_NOT_FOUND');
