@@ -192,3 +192,28 @@ describe('webhook receiver', () => {
     expect(await fake.sendCallback({ code: 200, message: 'SUCCESS', data: { data: [] }, task_id: 'ffffffffffffffffffffffffffffffff' })).toBe(200);
   });
 });
+
+describe('task deadline', () => {
+  it('marks a task without callback TIMED_OUT at the deadline, tells subscribers, and accepts a late success', async () => {
+    await gw.close();
+    let clock = Date.now();
+    gw = await startTestGateway({ upstreamUrl: fake.url, env: { TASK_TIMEOUT_SECONDS: '60' }, deps: { now: () => clock } });
+    fake.setWebhookUrl(`${gw.url}/webhooks/mavi/${TEST_WEBHOOK_SECRET}`);
+    const result = await extract(fake.addAsset());
+    const sub = gw.subscribeWs(WATCH, { id: result.task.id });
+    expect((await sub.events.next()).data!.frameExtractionTask.status).toBe('PENDING');
+
+    clock += 59_000;
+    expect(await gw.gateway.services.tasks.sweep()).toBe(0);
+    clock += 1_000;
+    expect(await gw.gateway.services.tasks.sweep()).toBe(1);
+    const timedOut = (await sub.events.next()).data!.frameExtractionTask;
+    expect(timedOut).toMatchObject({ status: 'TIMED_OUT' });
+    expect(timedOut.error).toMatch(/60 s/);
+    await sub.completed;
+
+    await fake.completeTask(result.task.id, { frames: 2 });
+    const state = await gw.graphql(`query($id: ID!) { frameExtractionTask(id: $id) { status frameCount } }`, { id: result.task.id });
+    expect(state.data!.frameExtractionTask).toEqual({ status: 'SUCCEEDED', frameCount: 2 });
+  });
+});

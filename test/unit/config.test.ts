@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, DEFAULT_MAVI_BASE_URL, loadConfig, maskSecret, webhookPath } from '../../src/config.js';
+
+describe('loadConfig', () => {
+  it('applies the documented defaults', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      port: 4000,
+      upstream: { baseUrl: DEFAULT_MAVI_BASE_URL, apiKey: undefined, rps: 1 },
+      tasks: { timeoutSeconds: 1800 },
+      media: { urlTtlSeconds: 3600 },
+    });
+    expect(config.webhook.secretGenerated).toBe(true);
+    expect(config.webhook.secret).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('lists every problem at once', () => {
+    let error: unknown;
+    try {
+      loadConfig({ PORT: '-1', UPSTREAM_RPS: 'abc', TASK_TIMEOUT_SECONDS: '0', PUBLIC_URL: 'not a url' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems.join('\n');
+    for (const name of ['PORT', 'UPSTREAM_RPS', 'TASK_TIMEOUT_SECONDS', 'PUBLIC_URL']) expect(problems).toContain(name);
+  });
+
+  it('requires a webhook secret when a real key is configured, and https for a remote upstream', () => {
+    expect(() => loadConfig({ MAVI_API_KEY: 'sk-mavi-x' })).toThrow(/MAVI_WEBHOOK_SECRET/);
+    expect(() =>
+      loadConfig({ MAVI_API_KEY: 'sk-mavi-x', MAVI_WEBHOOK_SECRET: 'abcdefghijklmnop', MAVI_BASE_URL: 'http://example.com/v2' }),
+    ).toThrow(/https/);
+    expect(() => loadConfig({ MAVI_WEBHOOK_SECRET: 'short' })).toThrow(/MAVI_WEBHOOK_SECRET/);
+  });
+
+  it('never echoes the API key in its error message', () => {
+    try {
+      loadConfig({ MAVI_API_KEY: 'sk-mavi-supersecret', PORT: 'x' });
+    } catch (e) {
+      expect(String(e)).not.toContain('sk-mavi-supersecret');
+    }
+    expect.assertions(1);
+  });
+
+  it('masks the webhook secret for logs', () => {
+    expect(webhookPath(maskSecret('abcdefghijklmnopqrstuvwxyz'))).toBe('/webhooks/mavi/abc********');
+  });
+});
