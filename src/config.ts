@@ -37,7 +37,8 @@ const EnvSchema = z.object({
   MEDIA_URL_TTL_SECONDS: int(3600, 10),
   MEDIA_CACHE_DIR: z.string().default('./data/media-cache'),
   MEDIA_CACHE_MAX_BYTES: int(1_073_741_824, 0),
-  IMPORT_MAX_BYTES: int(524_288_000, 1),
+  UPLOAD_MAX_BYTES: int(104_857_600, 1),
+  IMPORT_MAX_BYTES: int(104_857_600, 1),
   IMPORT_TIMEOUT_MS: int(120_000, 100),
   REDIS_URL: optionalString.pipe(z.url().optional()),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
@@ -67,6 +68,8 @@ export interface Config {
   };
   tasks: { timeoutSeconds: number; reuseSeconds: number };
   media: { signingSecret: string; signingSecretGenerated: boolean; urlTtlSeconds: number; cacheDir: string; cacheMaxBytes: number };
+  /** `uploadVideo` file size cap (multipart uploads are held in memory while they are forwarded). */
+  uploadMaxBytes: number;
   import: { maxBytes: number; timeoutMs: number };
   redisUrl: string | undefined;
   logLevel: LogLevel;
@@ -124,6 +127,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       cacheDir: e.MEDIA_CACHE_DIR,
       cacheMaxBytes: e.MEDIA_CACHE_MAX_BYTES,
     }),
+    uploadMaxBytes: e.UPLOAD_MAX_BYTES,
     import: Object.freeze({ maxBytes: e.IMPORT_MAX_BYTES, timeoutMs: e.IMPORT_TIMEOUT_MS }),
     redisUrl: e.REDIS_URL,
     logLevel: e.LOG_LEVEL,

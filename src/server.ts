@@ -4,6 +4,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { createFetch } from '@whatwg-node/fetch';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
@@ -116,6 +117,10 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
       error: (...args) => logger.error(String(args[0]), { detail: args.slice(1).map(String) }),
     },
     landingPage: false,
+    // Multipart uploads: one file, bounded (yoga rejects anything larger with 413 before our resolver runs).
+    fetchAPI: createFetch({
+      formDataLimits: { files: 1, fileSize: config.uploadMaxBytes, fieldSize: 1_000_000, fields: 10, headerSize: 16_384 },
+    }),
   });
 
   const webhook = createWebhookRoute({ secret: config.webhook.secret, maxBodyBytes: config.webhook.maxBodyBytes, tasks, logger });

@@ -54,7 +54,11 @@ FrameCollection.implement({
 
 builder.asEntity(FrameCollection, {
   key: builder.selection<{ id: string }>('id'),
-  resolveReference: (ref, ctx) => (COLLECTION_ID_PATTERN.test(ref.id) ? ctx.loaders.collection.load(ref.id) : null),
+  // Async on purpose: a synchronous throw would fail the whole `_entities` batch (see Frame).
+  resolveReference: async (ref, ctx) => {
+    if (!COLLECTION_ID_PATTERN.test(ref.id)) throw invalidIdError('collection', ref.id);
+    return ctx.loaders.collection.load(ref.id).catch((e: unknown) => Promise.reject(toQueryError(e)));
+  },
 });
 
 builder.queryField('frameCollection', (t) =>

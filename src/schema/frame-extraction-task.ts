@@ -77,7 +77,11 @@ FrameExtractionTask.implement({
 
 builder.asEntity(FrameExtractionTask, {
   key: builder.selection<{ id: string }>('id'),
-  resolveReference: (ref, ctx) => (TASK_ID_PATTERN.test(ref.id) ? ctx.tasks.get(ref.id) : null),
+  // Async on purpose: a synchronous throw would fail the whole `_entities` batch (see Frame).
+  resolveReference: async (ref, ctx) => {
+    if (!TASK_ID_PATTERN.test(ref.id)) throw invalidIdError('task', ref.id);
+    return ctx.tasks.get(ref.id);
+  },
 });
 
 const checkTaskId = (id: string) => {

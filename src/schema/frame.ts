@@ -63,7 +63,12 @@ Frame.implement({
 
 builder.asEntity(Frame, {
   key: builder.selection<{ id: string }>('id'),
-  resolveReference: (ref, ctx) => (FRAME_ID_PATTERN.test(ref.id) ? ctx.loaders.frame.load(ref.id) : null),
+  // Async on purpose: @apollo/subgraph maps representations synchronously, so a synchronous throw would fail the
+  // whole `_entities` batch; a rejection nulls only this entry, with its error at `_entities.N`.
+  resolveReference: async (ref, ctx) => {
+    if (!FRAME_ID_PATTERN.test(ref.id)) throw invalidIdError('frame', ref.id);
+    return ctx.loaders.frame.load(ref.id).catch((e: unknown) => Promise.reject(toQueryError(e)));
+  },
 });
 
 builder.queryField('frame', (t) =>

@@ -28,7 +28,9 @@ builder.scalarType('File', {
     throw new GraphQLError('File is an input-only scalar');
   },
   parseValue: (value) => {
-    if (value instanceof File) return value;
+    // Yoga hands over its fetch implementation's File (a ponyfill on Node), so check the shape, not the class.
+    const file = value as Partial<File> | null;
+    if (file && typeof file === 'object' && typeof file.name === 'string' && typeof file.stream === 'function') return file as File;
     throw new GraphQLError('File must be sent as a multipart upload');
   },
 });

@@ -58,9 +58,10 @@ VideoAsset.implement({
 
 builder.asEntity(VideoAsset, {
   key: builder.selection<{ id: string }>('id'),
-  resolveReference: (ref, ctx) => {
+  // Async on purpose: a synchronous throw would fail the whole `_entities` batch (see Frame).
+  resolveReference: async (ref, ctx) => {
     if (!ASSET_ID_PATTERN.test(ref.id)) throw invalidIdError('asset', ref.id);
-    return ctx.loaders.asset.load(ref.id);
+    return ctx.loaders.asset.load(ref.id).catch((e: unknown) => Promise.reject(toQueryError(e)));
   },
 });
 
@@ -108,8 +109,10 @@ builder.mutationField('uploadVideo', (t) =>
     resolve: async (_root, { file }, ctx) => {
       if (file.size === 0) throw new UploadRejectedError('The file is empty');
       try {
+        // Yoga's File is a ponyfill; the upstream client takes a standard Blob (replayable on a 429 retry).
+        const body = new Blob([await file.arrayBuffer()], { type: file.type || 'application/octet-stream' });
         const { assetId } = await ctx.client.upload(
-          { body: file, filename: file.name || 'video', contentType: file.type || undefined, size: file.size },
+          { body, filename: file.name || 'video', contentType: file.type || undefined, size: body.size },
           { priority: 'interactive' },
         );
         return await loadNewAsset(assetId, ctx);

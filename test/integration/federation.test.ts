@@ -1,0 +1,362 @@
+/**
+ * The frames gateway as a Federation v2 subgraph: composed with a second subgraph (the catalog fixture) by
+ * @theguild/federation-composition, and served by a real Hive Gateway runtime on a real HTTP port.
+ *
+ * Transports: the runtime loads `@graphql-mesh/transport-<kind>` on demand, and those packages ship with the
+ * `@graphql-hive/gateway` CLI, not with `@graphql-hive/gateway-runtime`. So the test passes small `http` and `ws`
+ * transports with the same contract (the `http` one hands subscriptions to `options.subscriptions.kind`, as
+ * @graphql-mesh/transport-http does); `transportEntries` is exactly the production config in docs/federation.md.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createGatewayRuntime, type GatewayConfigSupergraph, type GatewayRuntime } from '@graphql-hive/gateway-runtime';
+import { composeServices, type CompositionSuccess } from '@theguild/federation-composition';
+import { parse, print, type ExecutionResult } from 'graphql';
+import { createClient, type Client } from 'graphql-ws';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { printSchemaFile } from '../../src/schema/print.js';
+import { CATALOG_TYPE_DEFS, start as startCatalog, type CatalogSubgraph } from '../fixtures/catalog-subgraph.js';
+import { createEventQueue, type EventQueue } from '../helpers/deferred.js';
+import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
+import { startTestGateway, TEST_WEBHOOK_SECRET, type GraphQLResponse, type TestGateway } from '../helpers/gateway.js';
+
+const FRAMES_SDL = printSchemaFile();
+const ENTITIES = ['FrameCollection', 'Frame', 'VideoAsset', 'FrameExtractionTask'] as const;
+
+/** The subscription transport the docs prescribe: WS (graphql-ws) on the frames gateway's own /graphql. */
+const TRANSPORT_ENTRIES = { frames: { options: { subscriptions: { kind: 'ws', location: '/graphql' } } } };
+
+const compose = (frames: { sdl: string; url: string }, catalog: { sdl: string; url: string }) =>
+  composeServices([
+    { name: 'frames', typeDefs: parse(frames.sdl), url: frames.url },
+    { name: 'catalog', typeDefs: parse(catalog.sdl), url: catalog.url },
+  ]);
+
+describe('composition', () => {
+  it('prints the subgraph SDL with @link and a @key on every entity', () => {
+    expect(FRAMES_SDL).toContain('extend schema\n  @link(url: "https://specs.apollo.dev/federation/v2.6", import: ["@key"])');
+    for (const entity of ENTITIES) expect(FRAMES_SDL).toMatch(new RegExp(`^type ${entity}\\n  @key\\(fields: "id"\\)`, 'm'));
+  });
+
+  it('composes with the catalog subgraph into a supergraph holding the four entities', () => {
+    const result = compose({ sdl: FRAMES_SDL, url: 'http://frames.test/graphql' }, { sdl: CATALOG_TYPE_DEFS, url: 'http://catalog.test/graphql' });
+    expect(result.errors).toBeUndefined();
+    const sdl = result.supergraphSdl!;
+    expect(sdl).toContain('FRAMES @join__graph(name: "frames", url: "http://frames.test/graphql")');
+    for (const entity of ['FrameCollection', 'Frame', 'FrameExtractionTask']) {
+      expect(sdl).toMatch(new RegExp(`^type ${entity} @join__type\\(graph: FRAMES, key: "id"\\)`, 'm'));
+    }
+    expect(sdl).toMatch(/^type VideoAsset @join__type\(graph: CATALOG, key: "id", resolvable: false\) @join__type\(graph: FRAMES, key: "id"\)/m);
+    expect(sdl).toMatch(/frameExtractionTasks: \[FrameExtractionTask!\]! @join__field\(graph: FRAMES\)/);
+    expect(sdl).toMatch(/^type Video @join__type\(graph: CATALOG, key: "id"\)/m);
+  });
+
+  it('reports an error when the catalog declares a conflicting VideoAsset field', () => {
+    const conflicting = CATALOG_TYPE_DEFS.replace(/(type VideoAsset [^{]*\{\s*id: ID!)/, '$1\n    filename: Int');
+    expect(conflicting).toContain('filename: Int');
+    const result = compose({ sdl: FRAMES_SDL, url: 'http://frames.test/graphql' }, { sdl: conflicting, url: 'http://catalog.test/graphql' });
+    expect(result.supergraphSdl).toBeUndefined();
+    expect(result.errors?.map((e) => e.extensions.code)).toEqual(expect.arrayContaining(['FIELD_TYPE_MISMATCH', 'INVALID_FIELD_SHARING']));
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+
+interface SubgraphRequest {
+  subgraph: string;
+  kind: 'http' | 'ws';
+  query: string;
+}
+
+let fake: FakeUpstream;
+let gw: TestGateway;
+let catalog: CatalogSubgraph;
+let runtime: GatewayRuntime;
+let server: Server;
+let gatewayUrl: string;
+let assets: { a: string; b: string };
+const subgraphRequests: SubgraphRequest[] = [];
+const wsClients = new Set<Client>();
+const sseStreams = new Set<AbortController>();
+
+/** `http` and `ws` transports for the runtime (see the file header); both record what they send. */
+function testTransports(): NonNullable<GatewayConfigSupergraph['transports']> {
+  return {
+    http: {
+      getSubgraphExecutor({ transportEntry, subgraphName, getTransportExecutor }) {
+        const endpoint = transportEntry.location!;
+        const http = async (request: { document: Parameters<typeof print>[0]; variables?: unknown; operationName?: string }) => {
+          const query = print(request.document);
+          subgraphRequests.push({ subgraph: subgraphName, kind: 'http', query });
+          const res = await fetch(endpoint, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' },
+            body: JSON.stringify({ query, variables: request.variables, operationName: request.operationName }),
+          });
+          return (await res.json()) as ExecutionResult;
+        };
+        const subscriptions = transportEntry.options?.['subscriptions'] as { kind: string; location?: string } | undefined;
+        if (!subscriptions) return http;
+        const subscriber = getTransportExecutor({
+          ...transportEntry,
+          kind: subscriptions.kind,
+          location: new URL(subscriptions.location ?? '', endpoint).toString(),
+          options: {},
+        });
+        return async (request) =>
+          request.operationType === 'subscription' ? (await subscriber)(request) : http(request);
+      },
+    },
+    ws: {
+      getSubgraphExecutor({ transportEntry, subgraphName }) {
+        const client = createClient({
+          url: transportEntry.location!.replace(/^http/, 'ws'),
+          webSocketImpl: WebSocket,
+          retryAttempts: 0,
+          lazy: true,
+        });
+        wsClients.add(client);
+        const executor = (request: { document: Parameters<typeof print>[0]; variables?: Record<string, unknown>; operationName?: string }) => {
+          const query = print(request.document);
+          subgraphRequests.push({ subgraph: subgraphName, kind: 'ws', query });
+          return client.iterate({ query, variables: request.variables, operationName: request.operationName });
+        };
+        return Object.assign(executor, { [Symbol.asyncDispose]: () => client.dispose() });
+      },
+    },
+  };
+}
+
+async function gatewayQuery<T = Record<string, any>>(query: string, variables?: Record<string, unknown>): Promise<GraphQLResponse<T>> {
+  const res = await fetch(gatewayUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' },
+    body: JSON.stringify({ query, variables }),
+  });
+  return (await res.json()) as GraphQLResponse<T>;
+}
+
+/** An SSE subscription to the federated gateway; `completed` resolves on the server's `complete` event. */
+function gatewaySubscribe(query: string, variables: Record<string, unknown>): { events: EventQueue<GraphQLResponse>; completed: Promise<void> } {
+  const controller = new AbortController();
+  sseStreams.add(controller);
+  const events = createEventQueue<GraphQLResponse>();
+  const completed = (async () => {
+    const res = await fetch(gatewayUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ query, variables }),
+      signal: controller.signal,
+    });
+    if (!res.ok || !res.body) throw new Error(`SSE request failed: HTTP ${res.status}`);
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error('SSE stream ended without a complete event');
+      buffer += value;
+      let end: number;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        if (/^event: complete$/m.test(block)) {
+          await reader.cancel();
+          return;
+        }
+        const data = block
+          .split('\n')
+          .filter((line) => line.startsWith('data:'))
+          .map((line) => line.slice(5).trimStart())
+          .join('\n');
+        if (data) events.push(JSON.parse(data) as GraphQLResponse);
+      }
+    }
+  })().finally(() => {
+    events.close('complete');
+    sseStreams.delete(controller);
+  });
+  completed.catch(() => {});
+  return { events, completed };
+}
+
+async function extract(assetId: string): Promise<string> {
+  const res = await gw.graphql(
+    `mutation($id: ID!) { extractFrames(assetId: $id) { __typename ... on ExtractFramesSuccess { task { id status } } } }`,
+    { id: assetId },
+  );
+  expect(res.data?.extractFrames).toMatchObject({ __typename: 'ExtractFramesSuccess', task: { status: 'PENDING' } });
+  return res.data!.extractFrames.task.id as string;
+}
+
+/** `_entities` sent straight to the frames subgraph, as a router would. */
+const framesEntities = (representations: Record<string, unknown>[], selection: string) =>
+  gw.graphql(`query($r: [_Any!]!) { _entities(representations: $r) { __typename ${selection} } }`, { r: representations });
+
+describe('behind Hive Gateway', () => {
+  beforeEach(async () => {
+    subgraphRequests.length = 0;
+    fake = await startFakeUpstream({ rps: 0 });
+    gw = await startTestGateway({ upstreamUrl: fake.url });
+    fake.setWebhookUrl(`${gw.url}/webhooks/mavi/${TEST_WEBHOOK_SECRET}`);
+    assets = { a: fake.addAsset({ filename: 'a.mp4' }), b: fake.addAsset({ filename: 'b.mp4' }) };
+    catalog = await startCatalog({ assets: { v1: assets.a, v2: assets.b, v3: null, v4: 're_123456789012345678', v5: 'bogus' } });
+
+    const composed = compose({ sdl: FRAMES_SDL, url: `${gw.url}/graphql` }, { sdl: CATALOG_TYPE_DEFS, url: catalog.url });
+    expect(composed.errors).toBeUndefined();
+    runtime = createGatewayRuntime({
+      supergraph: (composed as CompositionSuccess).supergraphSdl,
+      transports: testTransports(),
+      transportEntries: TRANSPORT_ENTRIES,
+      logging: false,
+      landingPage: false,
+    });
+    server = createServer(runtime);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    gatewayUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
+  });
+
+  afterEach(async () => {
+    for (const controller of sseStreams) controller.abort();
+    await runtime.dispose();
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+    await Promise.all([...wsClients].map((client) => client.dispose()));
+    wsClients.clear();
+    await catalog.close();
+    await gw.close();
+    await fake.close();
+  });
+
+  it('joins catalog videos with frames data in one query (one batched _entities call to frames)', async () => {
+    const taskId = await extract(assets.a);
+    const done = await fake.completeTask(taskId, { frames: 3, shuffle: true });
+    expect(done.status).toBe(200);
+    subgraphRequests.length = 0;
+
+    const res = await gatewayQuery(/* GraphQL */ `
+      {
+        videos {
+          id
+          title
+          asset {
+            id
+            filename
+            uploadStatus
+            frameExtractionTasks { id status collection { frameCount frames { id index url } } }
+          }
+        }
+      }
+    `);
+    console.log(JSON.stringify(res, null, 1));
+    expect(res.errors).toBeUndefined();
+    const [v1, v2, v3] = res.data!.videos;
+    expect(v1).toMatchObject({ id: 'v1', title: 'Video v1', asset: { id: assets.a, filename: 'a.mp4', uploadStatus: 'SUCCESS' } });
+    expect(v1.asset.frameExtractionTasks).toHaveLength(1);
+    const [task] = v1.asset.frameExtractionTasks;
+    expect(task).toMatchObject({ id: taskId, status: 'SUCCEEDED', collection: { frameCount: 3 } });
+    expect(task.collection.frames.map((f: { id: string; index: number }) => [f.id, f.index])).toEqual(done.frameIds.map((id, i) => [id, i]));
+    for (const frame of task.collection.frames) expect(frame.url).toMatch(/^http:\/\/localhost:\d+\/media\/imc_\d+_\d\?/);
+    expect(v2).toEqual({ id: 'v2', title: 'Video v2', asset: { id: assets.b, filename: 'b.mp4', uploadStatus: 'SUCCESS', frameExtractionTasks: [] } });
+    expect(v3).toEqual({ id: 'v3', title: 'Video v3', asset: null });
+
+    // One request per subgraph: the catalog list, then both assets in a single _entities batch.
+    expect(subgraphRequests.map((r) => r.subgraph)).toEqual(['catalog', 'frames']);
+    expect(subgraphRequests[1]!.query).toContain('_entities(representations:');
+  });
+
+  it('resolves 500 Frame representations of one collection with exactly one upstream metadata call', async () => {
+    const { collectionId, frameIds } = fake.addCollection(500);
+    const before = fake.calls.length;
+    const res = await framesEntities(
+      frameIds.map((id) => ({ __typename: 'Frame', id })),
+      '... on Frame { id index }',
+    );
+    expect(res.errors).toBeUndefined();
+    expect(res.data!._entities).toEqual(frameIds.map((id, index) => ({ __typename: 'Frame', id, index })));
+    const calls = fake.calls.slice(before);
+    expect(calls.map((c) => `${c.method} ${c.path}`)).toEqual([`GET /${collectionId}/metadata`]);
+  });
+
+  it('answers malformed and unknown ids with null entities and per-entry errors, resolving the rest', async () => {
+    const { collectionId, frameIds } = fake.addCollection(2);
+    const unknownFrame = `imc_${collectionId.slice(3)}_7`;
+    const representations = [
+      { __typename: 'Frame', id: frameIds[1] },
+      { __typename: 'Frame', id: 'imc_nope' },
+      { __typename: 'Frame', id: unknownFrame },
+      { __typename: 'FrameCollection', id: collectionId },
+      { __typename: 'FrameCollection', id: 'im_x' },
+      { __typename: 'FrameCollection', id: 'im_123456789012345678' },
+      { __typename: 'VideoAsset', id: assets.a },
+      { __typename: 'VideoAsset', id: 'not-an-asset' },
+      { __typename: 'VideoAsset', id: 're_123456789012345678' },
+      { __typename: 'FrameExtractionTask', id: 'bad id!' },
+      { __typename: 'FrameExtractionTask', id: 'ffffffffffffffffffffffffffffffff' },
+    ];
+    const res = await framesEntities(
+      representations,
+      '... on Frame { id index } ... on FrameCollection { id frameCount } ... on VideoAsset { id filename } ... on FrameExtractionTask { id status }',
+    );
+    expect(res.data!._entities).toEqual([
+      { __typename: 'Frame', id: frameIds[1], index: 1 },
+      null,
+      null,
+      { __typename: 'FrameCollection', id: collectionId, frameCount: 2 },
+      null,
+      null,
+      { __typename: 'VideoAsset', id: assets.a, filename: 'a.mp4' },
+      null,
+      null,
+      null,
+      null,
+    ]);
+    const errors = Object.fromEntries((res.errors ?? []).map((e) => [e.path?.join('.'), e.extensions?.code]));
+    expect(errors).toEqual({
+      '_entities.1': 'INVALID_FRAME_ID',
+      '_entities.2': 'FRAME_NOT_FOUND',
+      '_entities.4': 'INVALID_COLLECTION_ID',
+      '_entities.5': 'COLLECTION_NOT_FOUND',
+      '_entities.7': 'INVALID_ASSET_ID',
+      '_entities.8': 'ASSET_NOT_FOUND',
+      '_entities.9': 'INVALID_TASK_ID',
+      '_entities.10': 'TASK_NOT_FOUND',
+    });
+  });
+
+  it('streams frameExtractionTask through the gateway (client SSE, subgraph WS): PENDING, SUCCEEDED, complete', async () => {
+    const taskId = await extract(assets.a);
+    const sub = gatewaySubscribe(
+      /* GraphQL */ `
+        subscription($id: ID!) {
+          frameExtractionTask(id: $id) { id status frameCount asset { id filename } collection { id frameCount } }
+        }
+      `,
+      { id: taskId },
+    );
+    const first = await sub.events.next();
+    expect(first.errors).toBeUndefined();
+    expect(first.data!.frameExtractionTask).toEqual({
+      id: taskId,
+      status: 'PENDING',
+      frameCount: null,
+      asset: { id: assets.a, filename: 'a.mp4' },
+      collection: null,
+    });
+    expect(subgraphRequests.filter((r) => r.kind === 'ws').map((r) => r.subgraph)).toEqual(['frames']);
+
+    const done = await fake.completeTask(taskId, { frames: 2 });
+    expect(done.status).toBe(200);
+    const second = await sub.events.next();
+    expect(second.data!.frameExtractionTask).toMatchObject({
+      id: taskId,
+      status: 'SUCCEEDED',
+      frameCount: 2,
+      collection: { id: done.collectionId, frameCount: 2 },
+    });
+    await sub.completed;
+    await expect.poll(() => gw.gateway.services.pubsub.listenerCount()).toBe(0);
+  });
+});
