@@ -2,11 +2,13 @@
  * createGateway(config, deps?) wires Yoga (HTTP + SSE), graphql-ws (same path), the webhook route and media
  * delivery onto one node:http server, and owns every long-lived resource so `stop()` releases them all.
  */
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { createFetch } from '@whatwg-node/fetch';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
+import { Redis } from 'ioredis';
 import { WebSocketServer } from 'ws';
 import { webhookPath, type Config } from './config.js';
 import { createContextFactory, type Context, type Services } from './context.js';
@@ -22,7 +24,11 @@ import { createMediaService } from './media/media-service.js';
 import { createMediaSigner, type MediaSigner } from './media/signing.js';
 import { createPubSub, type PubSub } from './pubsub/index.js';
 import { schema } from './schema/index.js';
-import { createUpstream } from './upstream/client.js';
+import { createUpstreamClient } from './upstream/client.js';
+import { createScheduler } from './upstream/rate-limit.js';
+import { createRedisPacer, wrapSchedulerWithPacer } from './upstream/redis-pacer.js';
+import { createRedisTaskStore } from './jobs/redis-store.js';
+import { createRedisPubSub, type RedisPubSub } from './pubsub/redis.js';
 import type { Scheduler } from './upstream/rate-limit.js';
 import { UpstreamError } from './upstream/errors.js';
 
@@ -55,17 +61,34 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
   const fetchImpl = deps.fetch ?? globalThis.fetch;
   const now = deps.now ?? Date.now;
 
-  const { client, scheduler } = createUpstream({
+  // With REDIS_URL, instances share tasks, events and the account's request pacing.
+  const redis = config.redisUrl ? new Redis(config.redisUrl, { connectionName: 'frames-gateway' }) : undefined;
+  redis?.on('error', (error: unknown) => logger.warn('redis connection error', { error }));
+  const localScheduler = createScheduler({ rps: config.upstream.rps, maxWaitMs: config.upstream.maxWaitMs });
+  const scheduler: Scheduler = redis
+    ? wrapSchedulerWithPacer(
+        localScheduler,
+        createRedisPacer({
+          redis,
+          // One pacer per upstream ACCOUNT (keys of an account share its limit; the key itself is never stored).
+          key: `frames:pacer:${createHash('sha256').update(config.upstream.apiKey ?? '').digest('hex').slice(0, 16)}`,
+          rps: config.upstream.rps,
+        }),
+        { maxWaitMs: config.upstream.maxWaitMs },
+      )
+    : localScheduler;
+  const client = createUpstreamClient({
     baseUrl: config.upstream.baseUrl,
     apiKey: config.upstream.apiKey ?? '',
-    rps: config.upstream.rps,
-    maxWaitMs: config.upstream.maxWaitMs,
-    timeoutMs: config.upstream.timeoutMs,
+    scheduler,
     fetch: fetchImpl,
+    timeoutMs: config.upstream.timeoutMs,
   });
   const metadata: MetadataCache = createMetadataCache({ client });
-  const store = deps.store ?? createMemoryTaskStore();
-  const pubsub = deps.pubsub ?? createPubSub();
+  const store = deps.store ?? (redis ? createRedisTaskStore({ redis, now }) : createMemoryTaskStore());
+  const redisPubSub: RedisPubSub | undefined =
+    !deps.pubsub && config.redisUrl ? createRedisPubSub({ url: config.redisUrl, logger }) : undefined;
+  const pubsub = deps.pubsub ?? redisPubSub ?? createPubSub();
   const tasks: TaskService = createTaskService({
     store,
     pubsub,
@@ -191,6 +214,8 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
       return `${publicUrl}${webhookPath(config.webhook.secret)}`;
     },
     async start() {
+      // Subscribe before serving: a SUBSCRIBE still queued while connecting could miss an event.
+      await redisPubSub?.ready();
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.port, config.host, () => {
@@ -219,6 +244,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
       await mediaCache.dispose();
       scheduler.dispose();
       await store.dispose();
+      await redis?.quit().catch(() => redis.disconnect());
     },
   };
 }

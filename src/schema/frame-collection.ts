@@ -54,10 +54,13 @@ FrameCollection.implement({
 
 builder.asEntity(FrameCollection, {
   key: builder.selection<{ id: string }>('id'),
-  // Async on purpose: a synchronous throw would fail the whole `_entities` batch (see Frame).
+  // Async on purpose, and unknown ids reject: see the Frame entity.
   resolveReference: async (ref, ctx) => {
     if (!COLLECTION_ID_PATTERN.test(ref.id)) throw invalidIdError('collection', ref.id);
-    return ctx.loaders.collection.load(ref.id).catch((e: unknown) => Promise.reject(toQueryError(e)));
+    const collection = await ctx.loaders.collection.load(ref.id).catch((e: unknown) => Promise.reject(toQueryError(e)));
+    if (collection) return collection;
+    const { AssetNotFoundError } = await import('./errors.js');
+    throw toQueryError(new AssetNotFoundError(ref.id));
   },
 });
 

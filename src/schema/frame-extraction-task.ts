@@ -77,10 +77,12 @@ FrameExtractionTask.implement({
 
 builder.asEntity(FrameExtractionTask, {
   key: builder.selection<{ id: string }>('id'),
-  // Async on purpose: a synchronous throw would fail the whole `_entities` batch (see Frame).
+  // Async on purpose, and unknown ids reject: see the Frame entity.
   resolveReference: async (ref, ctx) => {
     if (!TASK_ID_PATTERN.test(ref.id)) throw invalidIdError('task', ref.id);
-    return ctx.tasks.get(ref.id);
+    const task = await ctx.tasks.get(ref.id);
+    if (task) return task;
+    throw new GraphQLError(`Unknown task ${ref.id}`, { extensions: { code: ErrorCode.TASK_NOT_FOUND } });
   },
 });
 

@@ -64,10 +64,14 @@ Frame.implement({
 builder.asEntity(Frame, {
   key: builder.selection<{ id: string }>('id'),
   // Async on purpose: @apollo/subgraph maps representations synchronously, so a synchronous throw would fail the
-  // whole `_entities` batch; a rejection nulls only this entry, with its error at `_entities.N`.
+  // whole `_entities` batch; a rejection nulls only this entry, with its error at `_entities.N`. Unknown ids
+  // reject too: a bare null makes the router fail the entity's non-null fields with a masked "Unexpected error".
   resolveReference: async (ref, ctx) => {
     if (!FRAME_ID_PATTERN.test(ref.id)) throw invalidIdError('frame', ref.id);
-    return ctx.loaders.frame.load(ref.id).catch((e: unknown) => Promise.reject(toQueryError(e)));
+    const frame = await ctx.loaders.frame.load(ref.id).catch((e: unknown) => Promise.reject(toQueryError(e)));
+    if (frame) return frame;
+    const { AssetNotFoundError } = await import('./errors.js');
+    throw toQueryError(new AssetNotFoundError(ref.id));
   },
 });
 

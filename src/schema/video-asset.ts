@@ -58,10 +58,13 @@ VideoAsset.implement({
 
 builder.asEntity(VideoAsset, {
   key: builder.selection<{ id: string }>('id'),
-  // Async on purpose: a synchronous throw would fail the whole `_entities` batch (see Frame).
+  // Async on purpose, and unknown ids reject: see the Frame entity.
   resolveReference: async (ref, ctx) => {
     if (!ASSET_ID_PATTERN.test(ref.id)) throw invalidIdError('asset', ref.id);
-    return ctx.loaders.asset.load(ref.id).catch((e: unknown) => Promise.reject(toQueryError(e)));
+    const asset = await ctx.loaders.asset.load(ref.id).catch((e: unknown) => Promise.reject(toQueryError(e)));
+    if (asset) return asset;
+    const { AssetNotFoundError } = await import('./errors.js');
+    throw toQueryError(new AssetNotFoundError(ref.id));
   },
 });
 

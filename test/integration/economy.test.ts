@@ -190,7 +190,7 @@ describe('extractFrames idempotencyKey (the key wins over force)', () => {
   });
 
   it('accepts a 128-character key (the documented maximum)', async () => {
-    const { fake } = await start({}, 0);
+    const { fake } = await start({ UPSTREAM_RPS: '50' }, 0);
     const assetId = fake.addAsset();
     expect(await extract(assetId, { key: 'k'.repeat(128) })).toMatchObject({ __typename: 'ExtractFramesSuccess', reused: false });
   });

@@ -11,7 +11,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createGatewayRuntime, type GatewayConfigSupergraph, type GatewayRuntime } from '@graphql-hive/gateway-runtime';
 import { composeServices, type CompositionSuccess } from '@theguild/federation-composition';
-import { parse, print, type ExecutionResult } from 'graphql';
+import { parse, print, type DocumentNode, type ExecutionResult } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -26,6 +26,12 @@ const ENTITIES = ['FrameCollection', 'Frame', 'VideoAsset', 'FrameExtractionTask
 
 /** The subscription transport the docs prescribe: WS (graphql-ws) on the frames gateway's own /graphql. */
 const TRANSPORT_ENTRIES = { frames: { options: { subscriptions: { kind: 'ws', location: '/graphql' } } } };
+
+const WATCH = /* GraphQL */ `
+  subscription Watch($id: ID!) {
+    frameExtractionTask(id: $id) { id status frameCount asset { id filename } collection { id frameCount } }
+  }
+`;
 
 const compose = (frames: { sdl: string; url: string }, catalog: { sdl: string; url: string }) =>
   composeServices([
@@ -71,14 +77,23 @@ interface SubgraphRequest {
 
 let fake: FakeUpstream;
 let gw: TestGateway;
-let catalog: CatalogSubgraph;
-let runtime: GatewayRuntime;
-let server: Server;
+let catalog: CatalogSubgraph | undefined;
+let runtime: GatewayRuntime | undefined;
+let server: Server | undefined;
 let gatewayUrl: string;
 let assets: { a: string; b: string };
 const subgraphRequests: SubgraphRequest[] = [];
 const wsClients = new Set<Client>();
 const sseStreams = new Set<AbortController>();
+
+/** A subgraph reply as received: untyped JSON (an executor must fit any `TReturn`). */
+type WireResult = ExecutionResult<any>;
+interface SubgraphOperation {
+  document: DocumentNode;
+  variables?: Record<string, unknown>;
+  operationName?: string;
+  signal?: AbortSignal;
+}
 
 /** `http` and `ws` transports for the runtime (see the file header); both record what they send. */
 function testTransports(): NonNullable<GatewayConfigSupergraph['transports']> {
@@ -86,15 +101,16 @@ function testTransports(): NonNullable<GatewayConfigSupergraph['transports']> {
     http: {
       getSubgraphExecutor({ transportEntry, subgraphName, getTransportExecutor }) {
         const endpoint = transportEntry.location!;
-        const http = async (request: { document: Parameters<typeof print>[0]; variables?: unknown; operationName?: string }) => {
+        const http = async (request: SubgraphOperation) => {
           const query = print(request.document);
           subgraphRequests.push({ subgraph: subgraphName, kind: 'http', query });
           const res = await fetch(endpoint, {
             method: 'POST',
             headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' },
             body: JSON.stringify({ query, variables: request.variables, operationName: request.operationName }),
+            signal: request.signal,
           });
-          return (await res.json()) as ExecutionResult;
+          return (await res.json()) as WireResult;
         };
         const subscriptions = transportEntry.options?.['subscriptions'] as { kind: string; location?: string } | undefined;
         if (!subscriptions) return http;
@@ -117,10 +133,10 @@ function testTransports(): NonNullable<GatewayConfigSupergraph['transports']> {
           lazy: true,
         });
         wsClients.add(client);
-        const executor = (request: { document: Parameters<typeof print>[0]; variables?: Record<string, unknown>; operationName?: string }) => {
+        const executor = (request: SubgraphOperation) => {
           const query = print(request.document);
           subgraphRequests.push({ subgraph: subgraphName, kind: 'ws', query });
-          return client.iterate({ query, variables: request.variables, operationName: request.operationName });
+          return client.iterate({ query, variables: request.variables, operationName: request.operationName }) as AsyncIterable<WireResult>;
         };
         return Object.assign(executor, { [Symbol.asyncDispose]: () => client.dispose() });
       },
@@ -137,8 +153,16 @@ async function gatewayQuery<T = Record<string, any>>(query: string, variables?: 
   return (await res.json()) as GraphQLResponse<T>;
 }
 
-/** An SSE subscription to the federated gateway; `completed` resolves on the server's `complete` event. */
-function gatewaySubscribe(query: string, variables: Record<string, unknown>): { events: EventQueue<GraphQLResponse>; completed: Promise<void> } {
+interface GatewaySubscription {
+  events: EventQueue<GraphQLResponse>;
+  /** Resolves on the server's `complete` event. */
+  completed: Promise<void>;
+  /** Leaves: aborts the SSE request. */
+  close(): void;
+}
+
+/** An SSE subscription to the federated gateway (`accept: text/event-stream`). */
+function gatewaySubscribe(query: string, variables: Record<string, unknown>): GatewaySubscription {
   const controller = new AbortController();
   sseStreams.add(controller);
   const events = createEventQueue<GraphQLResponse>();
@@ -177,7 +201,7 @@ function gatewaySubscribe(query: string, variables: Record<string, unknown>): { 
     sseStreams.delete(controller);
   });
   completed.catch(() => {});
-  return { events, completed };
+  return { events, completed, close: () => controller.abort() };
 }
 
 async function extract(assetId: string): Promise<string> {
@@ -193,6 +217,23 @@ async function extract(assetId: string): Promise<string> {
 const framesEntities = (representations: Record<string, unknown>[], selection: string) =>
   gw.graphql(`query($r: [_Any!]!) { _entities(representations: $r) { __typename ${selection} } }`, { r: representations });
 
+/** Composes frames + a catalog serving `catalogAssets`, and serves the supergraph with Hive Gateway on port 0. */
+async function startFederatedGateway(catalogAssets: Record<string, string | null>): Promise<void> {
+  catalog = await startCatalog({ assets: catalogAssets });
+  const composed = compose({ sdl: FRAMES_SDL, url: `${gw.url}/graphql` }, { sdl: CATALOG_TYPE_DEFS, url: catalog.url });
+  expect(composed.errors).toBeUndefined();
+  runtime = createGatewayRuntime({
+    supergraph: (composed as CompositionSuccess).supergraphSdl,
+    transports: testTransports(),
+    transportEntries: TRANSPORT_ENTRIES,
+    logging: false,
+    landingPage: false,
+  });
+  server = createServer(runtime);
+  await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+  gatewayUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
+}
+
 describe('behind Hive Gateway', () => {
   beforeEach(async () => {
     subgraphRequests.length = 0;
@@ -200,41 +241,33 @@ describe('behind Hive Gateway', () => {
     gw = await startTestGateway({ upstreamUrl: fake.url });
     fake.setWebhookUrl(`${gw.url}/webhooks/mavi/${TEST_WEBHOOK_SECRET}`);
     assets = { a: fake.addAsset({ filename: 'a.mp4' }), b: fake.addAsset({ filename: 'b.mp4' }) };
-    catalog = await startCatalog({ assets: { v1: assets.a, v2: assets.b, v3: null, v4: 're_123456789012345678', v5: 'bogus' } });
-
-    const composed = compose({ sdl: FRAMES_SDL, url: `${gw.url}/graphql` }, { sdl: CATALOG_TYPE_DEFS, url: catalog.url });
-    expect(composed.errors).toBeUndefined();
-    runtime = createGatewayRuntime({
-      supergraph: (composed as CompositionSuccess).supergraphSdl,
-      transports: testTransports(),
-      transportEntries: TRANSPORT_ENTRIES,
-      logging: false,
-      landingPage: false,
-    });
-    server = createServer(runtime);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    gatewayUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
   });
 
   afterEach(async () => {
     for (const controller of sseStreams) controller.abort();
-    await runtime.dispose();
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+    await runtime?.dispose();
+    if (server) {
+      const closing = server;
+      await new Promise<void>((resolve) => {
+        closing.close(() => resolve());
+        closing.closeAllConnections();
+      });
+    }
     await Promise.all([...wsClients].map((client) => client.dispose()));
     wsClients.clear();
-    await catalog.close();
+    await catalog?.close();
+    runtime = server = catalog = undefined;
     await gw.close();
     await fake.close();
   });
 
   it('joins catalog videos with frames data in one query (one batched _entities call to frames)', async () => {
+    await startFederatedGateway({ v1: assets.a, v2: assets.b, v3: null });
     const taskId = await extract(assets.a);
     const done = await fake.completeTask(taskId, { frames: 3, shuffle: true });
     expect(done.status).toBe(200);
     subgraphRequests.length = 0;
+    const callsBefore = fake.calls.length;
 
     const res = await gatewayQuery(/* GraphQL */ `
       {
@@ -250,7 +283,6 @@ describe('behind Hive Gateway', () => {
         }
       }
     `);
-    console.log(JSON.stringify(res, null, 1));
     expect(res.errors).toBeUndefined();
     const [v1, v2, v3] = res.data!.videos;
     expect(v1).toMatchObject({ id: 'v1', title: 'Video v1', asset: { id: assets.a, filename: 'a.mp4', uploadStatus: 'SUCCESS' } });
@@ -259,12 +291,19 @@ describe('behind Hive Gateway', () => {
     expect(task).toMatchObject({ id: taskId, status: 'SUCCEEDED', collection: { frameCount: 3 } });
     expect(task.collection.frames.map((f: { id: string; index: number }) => [f.id, f.index])).toEqual(done.frameIds.map((id, i) => [id, i]));
     for (const frame of task.collection.frames) expect(frame.url).toMatch(/^http:\/\/localhost:\d+\/media\/imc_\d+_\d\?/);
-    expect(v2).toEqual({ id: 'v2', title: 'Video v2', asset: { id: assets.b, filename: 'b.mp4', uploadStatus: 'SUCCESS', frameExtractionTasks: [] } });
+    expect(v2).toEqual({
+      id: 'v2',
+      title: 'Video v2',
+      asset: { id: assets.b, filename: 'b.mp4', uploadStatus: 'SUCCESS', frameExtractionTasks: [] },
+    });
     expect(v3).toEqual({ id: 'v3', title: 'Video v3', asset: null });
 
     // One request per subgraph: the catalog list, then both assets in a single _entities batch.
     expect(subgraphRequests.map((r) => r.subgraph)).toEqual(['catalog', 'frames']);
     expect(subgraphRequests[1]!.query).toContain('_entities(representations:');
+    // Upstream: asset A is still in the shared metadata cache from extractFrames; B and the collection cost one call each.
+    const upstream = fake.calls.slice(callsBefore).map((c) => `${c.method} ${c.path}`);
+    expect(upstream.sort()).toEqual([`GET /${assets.b}/metadata`, `GET /${done.collectionId}/metadata`].sort());
   });
 
   it('resolves 500 Frame representations of one collection with exactly one upstream metadata call', async () => {
@@ -296,6 +335,7 @@ describe('behind Hive Gateway', () => {
       { __typename: 'FrameExtractionTask', id: 'bad id!' },
       { __typename: 'FrameExtractionTask', id: 'ffffffffffffffffffffffffffffffff' },
     ];
+    const before = fake.calls.length;
     const res = await framesEntities(
       representations,
       '... on Frame { id index } ... on FrameCollection { id frameCount } ... on VideoAsset { id filename } ... on FrameExtractionTask { id status }',
@@ -316,26 +356,44 @@ describe('behind Hive Gateway', () => {
     const errors = Object.fromEntries((res.errors ?? []).map((e) => [e.path?.join('.'), e.extensions?.code]));
     expect(errors).toEqual({
       '_entities.1': 'INVALID_FRAME_ID',
-      '_entities.2': 'FRAME_NOT_FOUND',
+      '_entities.2': 'ASSET_NOT_FOUND',
       '_entities.4': 'INVALID_COLLECTION_ID',
-      '_entities.5': 'COLLECTION_NOT_FOUND',
+      '_entities.5': 'ASSET_NOT_FOUND',
       '_entities.7': 'INVALID_ASSET_ID',
       '_entities.8': 'ASSET_NOT_FOUND',
       '_entities.9': 'INVALID_TASK_ID',
       '_entities.10': 'TASK_NOT_FOUND',
     });
+    // Malformed ids never reach the upstream; the known collection is read once for its frame, itself and the miss.
+    expect(fake.calls.slice(before).map((c) => c.path).sort()).toEqual(
+      [`/${collectionId}/metadata`, '/im_123456789012345678/metadata', `/${assets.a}/metadata`, '/re_123456789012345678/metadata'].sort(),
+    );
+  });
+
+  it('keeps sibling videos whole when one catalog asset is unknown or malformed in the frames subgraph', async () => {
+    await startFederatedGateway({ v1: assets.a, v2: 're_123456789012345678', v3: 'bogus' });
+    const res = await gatewayQuery(`{ videos { id asset { id filename frameExtractionTasks { id } } } }`);
+    expect(res.data!.videos).toEqual([
+      { id: 'v1', asset: { id: assets.a, filename: 'a.mp4', frameExtractionTasks: [] } },
+      { id: 'v2', asset: null },
+      { id: 'v3', asset: null },
+    ]);
+    // The frames subgraph's coded error reaches the client at each field it could not resolve (never a masked
+    // "Unexpected error" for the non-null frameExtractionTasks).
+    const codes = (res.errors ?? []).map((e) => [e.path?.slice(0, 3).join('.'), e.extensions?.code, e.extensions?.serviceName]);
+    expect(codes.length).toBeGreaterThan(0);
+    for (const [path, code, service] of codes) {
+      expect([path, code, service]).toEqual(
+        path === 'videos.1.asset' ? ['videos.1.asset', 'ASSET_NOT_FOUND', 'frames'] : ['videos.2.asset', 'INVALID_ASSET_ID', 'frames'],
+      );
+    }
+    expect(new Set(codes.map(([path]) => path))).toEqual(new Set(['videos.1.asset', 'videos.2.asset']));
   });
 
   it('streams frameExtractionTask through the gateway (client SSE, subgraph WS): PENDING, SUCCEEDED, complete', async () => {
+    await startFederatedGateway({ v1: assets.a });
     const taskId = await extract(assets.a);
-    const sub = gatewaySubscribe(
-      /* GraphQL */ `
-        subscription($id: ID!) {
-          frameExtractionTask(id: $id) { id status frameCount asset { id filename } collection { id frameCount } }
-        }
-      `,
-      { id: taskId },
-    );
+    const sub = gatewaySubscribe(WATCH, { id: taskId });
     const first = await sub.events.next();
     expect(first.errors).toBeUndefined();
     expect(first.data!.frameExtractionTask).toEqual({
@@ -357,6 +415,16 @@ describe('behind Hive Gateway', () => {
       collection: { id: done.collectionId, frameCount: 2 },
     });
     await sub.completed;
+    await expect.poll(() => gw.gateway.services.pubsub.listenerCount()).toBe(0);
+  });
+
+  it('releases the frames subscription when a gateway client leaves before the first change', async () => {
+    await startFederatedGateway({ v1: assets.a });
+    const taskId = await extract(assets.a);
+    const sub = gatewaySubscribe(WATCH, { id: taskId });
+    expect((await sub.events.next()).data!.frameExtractionTask.status).toBe('PENDING');
+    expect(gw.gateway.services.pubsub.listenerCount()).toBe(1);
+    sub.close();
     await expect.poll(() => gw.gateway.services.pubsub.listenerCount()).toBe(0);
   });
 });

@@ -1,0 +1,324 @@
+/**
+ * `npm start` as a user runs it: `node --import tsx src/main.ts` with no MAVI_API_KEY (embedded engine), driven
+ * over HTTP and graphql-ws, stopped with SIGINT. Each process gets its own process group so the test can prove
+ * that nothing (no ffmpeg) outlives it. No sleeps: the test awaits output lines, log events and exits.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createDeferred, type Deferred } from '../helpers/deferred.js';
+import type { GraphQLResponse } from '../helpers/gateway.js';
+import { postGraphQLMultipart } from '../helpers/multipart.js';
+import { generateVideo } from '../helpers/video.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const operation = (name: string) => readFileSync(new URL(`../operations/${name}.graphql`, import.meta.url), 'utf8');
+const UPLOAD = operation('upload-video');
+const ASSET = operation('video-asset');
+const EXTRACT = operation('start-frame-extraction');
+const FOLLOW = operation('follow-frame-extraction');
+const COLLECTION = operation('frame-collection');
+const TYPENAME = operation('typename');
+
+const run = promisify(execFile);
+
+// ---------------------------------------------------------------- process helpers
+
+/** Lines of a stream as they arrive; `waitFor` resolves with the first matching line, rejects if the stream ends first. */
+function lineLog(stream: Readable) {
+  const lines: string[] = [];
+  const waiters: Array<{ match: (line: string) => boolean; d: Deferred<string> }> = [];
+  let buffer = '';
+  let ended = false;
+  const closed = createDeferred();
+  const push = (line: string) => {
+    lines.push(line);
+    for (const w of waiters.filter((w) => w.match(line))) {
+      waiters.splice(waiters.indexOf(w), 1);
+      w.d.resolve(line);
+    }
+  };
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    buffer += chunk;
+    let end: number;
+    while ((end = buffer.indexOf('\n')) >= 0) {
+      push(buffer.slice(0, end));
+      buffer = buffer.slice(end + 1);
+    }
+  });
+  stream.on('close', () => {
+    if (buffer) push(buffer);
+    ended = true;
+    closed.resolve();
+    for (const w of waiters.splice(0)) w.d.reject(new Error(`stream ended without a matching line; got:\n${lines.join('\n')}`));
+  });
+  return {
+    lines,
+    text: () => lines.join('\n'),
+    /** Resolves once the stream has ended (every line is in `lines`). */
+    closed: closed.promise,
+    waitFor(match: (line: string) => boolean): Promise<string> {
+      const found = lines.find(match);
+      if (found !== undefined) return Promise.resolve(found);
+      if (ended) return Promise.reject(new Error(`stream ended without a matching line; got:\n${lines.join('\n')}`));
+      const d = createDeferred<string>();
+      waiters.push({ match, d });
+      return d.promise;
+    },
+  };
+}
+
+/** A JSON log line (the gateway logs to stderr) whose fields match `fields`. */
+const logMatching = (fields: Record<string, unknown>) => (line: string) => {
+  try {
+    const entry = JSON.parse(line) as Record<string, unknown>;
+    return Object.entries(fields).every(([k, v]) => entry[k] === v);
+  } catch {
+    return false;
+  }
+};
+
+interface MainProcess {
+  child: ChildProcess;
+  pid: number;
+  stdout: ReturnType<typeof lineLog>;
+  stderr: ReturnType<typeof lineLog>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const started: MainProcess[] = [];
+const clients: Client[] = [];
+let disposers: Array<() => Promise<unknown>> = [];
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.dispose()));
+  for (const main of started.splice(0)) {
+    if (main.child.exitCode === null && main.child.signalCode === null) {
+      try {
+        process.kill(-main.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    await main.exited;
+  }
+  for (const dispose of disposers.reverse()) await dispose();
+  disposers = [];
+});
+
+/** Spawns `node --import tsx src/main.ts` (what `npm start` runs) in its own process group, with only `env`. */
+function startMain(env: Record<string, string>): MainProcess {
+  const passthrough = Object.fromEntries(
+    ['PATH', 'HOME', 'TMPDIR', 'FFMPEG_PATH', 'FFPROBE_PATH'].flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])),
+  );
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT,
+    env: { ...passthrough, ...env },
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const main: MainProcess = { child, pid: child.pid!, stdout: lineLog(child.stdout!), stderr: lineLog(child.stderr!), exited };
+  started.push(main);
+  return main;
+}
+
+/** A port that was free a moment ago (listen on 0, close). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Direct children of `pid` as "pid command" lines (`ps` exits 1 when there are none). */
+async function childrenOf(pid: number): Promise<string[]> {
+  const { stdout } = await run('ps', ['--ppid', String(pid), '-o', 'pid=,comm=']).catch((e: { code?: number; stdout?: string }) => {
+    if (e.code === 1) return { stdout: '' };
+    throw e;
+  });
+  return stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+}
+
+/** True while any process of the group `pgid` exists. */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    throw error;
+  }
+}
+
+async function tempDir(prefix: string): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), prefix));
+  disposers.push(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Env of an embedded-mode start: tmp data + media cache dirs, no MAVI_API_KEY. */
+async function embeddedEnv(extra: Record<string, string> = {}): Promise<Record<string, string>> {
+  const dir = await tempDir('npm-start-');
+  return {
+    PORT: String(await freePort()),
+    ENGINE_PORT: String(await freePort()),
+    HOST: '127.0.0.1',
+    DATA_DIR: path.join(dir, 'data'),
+    MEDIA_CACHE_DIR: path.join(dir, 'media-cache'),
+    LOG_LEVEL: 'info',
+    ...extra,
+  };
+}
+
+/** Waits for the banner and returns the printed GraphiQL URL. */
+async function graphiqlUrl(main: MainProcess): Promise<string> {
+  const line = await main.stdout.waitFor((l) => l.includes('GraphiQL:'));
+  return /GraphiQL:\s+(\S+)/.exec(line)![1]!;
+}
+
+async function graphql<T = Record<string, any>>(endpoint: string, query: string, variables?: Record<string, unknown>) {
+  const res = await fetch(endpoint, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' },
+    body: JSON.stringify({ query, variables }),
+  });
+  expect(res.status).toBe(200);
+  return (await res.json()) as GraphQLResponse<T>;
+}
+
+/** Follows a task over graphql-ws until the server completes the subscription; returns every event. */
+async function follow(endpoint: string, taskId: string) {
+  const client = createClient({ url: endpoint.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0 });
+  clients.push(client);
+  const events: Record<string, any>[] = [];
+  await new Promise<void>((resolve, reject) => {
+    client.subscribe(
+      { query: FOLLOW, variables: { id: taskId } },
+      { next: (value) => events.push(value.data!.frameExtractionTask as Record<string, any>), error: reject, complete: resolve },
+    );
+  });
+  return events;
+}
+
+/** Uploads `clip` through the GraphQL multipart request; returns the SUCCESS asset id. */
+async function uploadClip(endpoint: string, clip: Buffer): Promise<string> {
+  const { status, body } = await postGraphQLMultipart(endpoint, {
+    query: UPLOAD,
+    variables: { file: null },
+    files: [{ path: 'variables.file', data: clip, filename: 'clip.mp4', type: 'video/mp4' }],
+  });
+  expect(status).toBe(200);
+  // With the default UPSTREAM_RPS=1 the read-back of the new asset starts >= 1 s after the upload, so it sees the
+  // finished probe (~0.1 s) and the asset is usable at once.
+  expect(body.data!.uploadVideo).toMatchObject({ __typename: 'UploadVideoSuccess', asset: { id: expect.stringMatching(/^re_\d{18}$/), uploadStatus: 'SUCCESS' } });
+  return body.data!.uploadVideo.asset.id as string;
+}
+
+async function startExtraction(endpoint: string, assetId: string): Promise<string> {
+  const res = await graphql(endpoint, EXTRACT, { assetId });
+  expect(res.data!.extractFrames).toMatchObject({ __typename: 'ExtractFramesSuccess', task: { status: 'PENDING' } });
+  return res.data!.extractFrames.task.id as string;
+}
+
+// ---------------------------------------------------------------- tests
+
+let clip: Buffer;
+let videoDir: string;
+
+beforeAll(async () => {
+  videoDir = await mkdtemp(path.join(tmpdir(), 'npm-start-video-'));
+  clip = await readFile(await generateVideo({ dir: videoDir, seconds: 4 }));
+});
+
+afterAll(async () => {
+  if (videoDir) await rm(videoDir, { recursive: true, force: true });
+});
+
+describe('npm start (embedded engine)', () => {
+  it('serves GraphQL, runs upload → extract → SUCCEEDED, and exits 0 on SIGINT leaving no process behind', async () => {
+    const env = await embeddedEnv();
+    const main = startMain(env);
+    const endpoint = await graphiqlUrl(main);
+    expect(endpoint).toBe(`http://localhost:${env.PORT}/graphql`);
+    expect(main.stdout.text()).toContain(`Engine:     http://127.0.0.1:${env.ENGINE_PORT} (embedded; no MAVI_API_KEY set)`);
+    expect(await graphql(endpoint, TYPENAME)).toEqual({ data: { __typename: 'Query' } });
+
+    const assetId = await uploadClip(endpoint, clip);
+    expect((await graphql(endpoint, ASSET, { id: assetId })).data!.videoAsset).toMatchObject({ uploadStatus: 'SUCCESS', fileSize: clip.length });
+    const taskId = await startExtraction(endpoint, assetId);
+    const events = await follow(endpoint, taskId);
+    expect(events.at(-1)).toMatchObject({ id: taskId, status: 'SUCCEEDED', frameCount: 4, error: null });
+    expect(events.slice(0, -1).every((e) => e.status === 'PENDING')).toBe(true);
+
+    const collection = (await graphql(endpoint, COLLECTION, { id: events.at(-1)!.collectionId })).data!.frameCollection;
+    expect(collection.frames.map((f: { index: number }) => f.index)).toEqual([0, 1, 2, 3]);
+    const frame = await fetch(collection.frames[3].url as string);
+    expect([frame.status, frame.headers.get('content-type')]).toEqual([200, 'image/jpeg']);
+    await frame.arrayBuffer();
+
+    expect(await childrenOf(main.pid)).toEqual([]); // no ffmpeg/ffprobe left running after the extraction
+    main.child.kill('SIGINT');
+    expect(await main.exited).toEqual({ code: 0, signal: null });
+    expect(groupAlive(main.pid)).toBe(false);
+    expect(main.stderr.lines.some(logMatching({ msg: 'engine stopped' }))).toBe(true);
+  });
+
+  it('prints the real port with PORT=0 and kills a running ffmpeg on SIGINT', async () => {
+    const dir = await tempDir('npm-start-ffmpeg-');
+    const stuck = path.join(dir, 'ffmpeg');
+    await writeFile(stuck, '#!/bin/sh\nexec sleep 60\n');
+    await chmod(stuck, 0o755);
+    const main = startMain(await embeddedEnv({ PORT: '0', ENGINE_PORT: '0', FFMPEG_PATH: stuck }));
+    const endpoint = await graphiqlUrl(main);
+    expect(endpoint).toMatch(/^http:\/\/localhost:[1-9]\d*\/graphql$/);
+
+    const taskId = await startExtraction(endpoint, await uploadClip(endpoint, clip));
+    const line = await main.stderr.waitFor(logMatching({ msg: 'ffmpeg started', taskId }));
+    const ffmpegPid = (JSON.parse(line) as { pid: number }).pid;
+    expect(await childrenOf(main.pid)).toEqual([expect.stringMatching(new RegExp(`^${ffmpegPid} (ffmpeg|sleep)$`))]);
+
+    main.child.kill('SIGINT');
+    expect(await main.exited).toEqual({ code: 0, signal: null });
+    expect(() => process.kill(ffmpegPid, 0)).toThrow(expect.objectContaining({ code: 'ESRCH' }));
+    expect(groupAlive(main.pid)).toBe(false);
+  });
+});
+
+describe('npm start with a bad environment', () => {
+  it('exits non-zero with one message when MAVI_API_KEY is set without MAVI_WEBHOOK_SECRET', async () => {
+    const main = startMain(await embeddedEnv({ MAVI_API_KEY: 'x' }));
+    expect(await main.exited).toEqual({ code: 2, signal: null });
+    await main.stderr.closed;
+    expect(main.stderr.text()).toMatch(/^Invalid configuration:\n {2}- MAVI_WEBHOOK_SECRET: required when MAVI_API_KEY is set[^\n]*$/);
+    expect(main.stdout.text()).not.toContain('GraphiQL');
+  });
+
+  it('lists every bad variable in one message (UPSTREAM_RPS=abc PORT=-1)', async () => {
+    const main = startMain(await embeddedEnv({ UPSTREAM_RPS: 'abc', PORT: '-1' }));
+    expect(await main.exited).toEqual({ code: 2, signal: null });
+    await main.stderr.closed;
+    const text = main.stderr.text();
+    expect(text.match(/Invalid configuration:/g)).toHaveLength(1);
+    const problems = text.split('\n').filter((l) => l.startsWith('  - '));
+    expect(problems).toHaveLength(2);
+    expect(problems.map((p) => p.slice(4, p.indexOf(':'))).sort()).toEqual(['PORT', 'UPSTREAM_RPS']);
+  });
+});

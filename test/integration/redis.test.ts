@@ -1,0 +1,546 @@
+/**
+ * Shared state through a REAL Redis (CI starts one on 127.0.0.1:6379; `REDIS_URL` overrides). Nothing is skipped:
+ * without Redis every test here fails with a message saying so. Keys live under a random prefix, removed afterwards.
+ */
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createRedisTaskStore } from '../../src/jobs/redis-store.js';
+import { canTransition, createMemoryTaskStore, type TaskOutcome, type TaskRecord, type TaskStatus, type TaskStore } from '../../src/jobs/store.js';
+import { createRedisPubSub, type RedisPubSub } from '../../src/pubsub/redis.js';
+import { UpstreamError } from '../../src/upstream/errors.js';
+import { createScheduler } from '../../src/upstream/rate-limit.js';
+import { createRedisPacer, wrapSchedulerWithPacer, type PacerSlot } from '../../src/upstream/redis-pacer.js';
+import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
+import { startTestGateway, TEST_WEBHOOK_SECRET, type TestGateway } from '../helpers/gateway.js';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const PREFIX = `frames-test:${randomUUID()}:`;
+const T0 = 1_700_000_000_000;
+const connections = new Set<Redis>();
+
+/** A tracked connection: closed in afterAll even when a test forgets. */
+function connect(): Redis {
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 2 });
+  connections.add(redis);
+  return redis;
+}
+
+let admin: Redis;
+
+beforeAll(async () => {
+  const probe = new Redis(REDIS_URL, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: 3_000 });
+  let cause: unknown;
+  probe.on('error', (error: unknown) => (cause = error));
+  try {
+    await probe.connect();
+    await probe.ping();
+  } catch (error) {
+    const reason = cause ?? error;
+    throw new Error(
+      `These tests need a real Redis at ${REDIS_URL} (CI starts one; locally run \`redis-server\` or set REDIS_URL): ` +
+        (reason instanceof Error ? reason.message : String(reason)),
+    );
+  } finally {
+    probe.disconnect();
+  }
+  admin = connect();
+});
+
+afterAll(async () => {
+  if (admin && admin.status === 'ready') {
+    const stream = admin.scanStream({ match: `${PREFIX}*`, count: 500 });
+    for await (const batch of stream) if ((batch as string[]).length > 0) await admin.del(...(batch as string[]));
+    expect(await admin.keys(`${PREFIX}*`)).toEqual([]);
+  }
+  await Promise.all([...connections].map((c) => (c.status === 'end' ? undefined : c.quit().catch(() => c.disconnect()))));
+});
+
+function pendingTask(id: string, overrides: Partial<TaskRecord> = {}): TaskRecord {
+  return {
+    id,
+    assetId: 're_666914042514116608',
+    status: 'PENDING',
+    collectionId: null,
+    frameIds: [],
+    error: null,
+    submittedAt: T0,
+    completedAt: null,
+    deadlineAt: T0 + 60_000,
+    idempotencyKey: null,
+    ...overrides,
+  };
+}
+
+const outcome = (status: TaskOutcome['status'], completedAt = T0 + 1_000): TaskOutcome =>
+  status === 'SUCCEEDED'
+    ? {
+        status,
+        collectionId: 'im_666914042514116999',
+        // 18-digit upstream ids beyond 2^53: they must come back as the same strings.
+        frameIds: ['imc_666914042514116999_0', 'imc_666914042514116999_1'],
+        error: null,
+        completedAt,
+      }
+    : { status, collectionId: null, frameIds: [], error: status === 'FAILED' ? 'decode failed' : 'no result', completedAt };
+
+interface StoreKind {
+  name: string;
+  /** Two handles on ONE shared state (memory: the same object; Redis: two connections, one prefix). */
+  createPair(options?: { parkedMax?: number }): [TaskStore, TaskStore];
+}
+
+const kinds: StoreKind[] = [
+  {
+    name: 'memory',
+    createPair(options = {}) {
+      const store = createMemoryTaskStore(options.parkedMax === undefined ? {} : { maxParked: options.parkedMax });
+      return [store, store];
+    },
+  },
+  {
+    name: 'redis',
+    createPair(options = {}) {
+      const prefix = `${PREFIX}store-${randomUUID()}:`;
+      const make = () => createRedisTaskStore({ redis: connect(), prefix, ownsConnection: true, ...options });
+      return [make(), make()];
+    },
+  },
+];
+
+describe.each(kinds)('TaskStore contract: $name', ({ createPair }) => {
+  let a: TaskStore;
+  let b: TaskStore;
+  const open = (options?: { parkedMax?: number }) => {
+    [a, b] = createPair(options);
+  };
+  beforeEach(() => open());
+  afterEach(async () => {
+    await a.dispose();
+    if (b !== a) await b.dispose();
+  });
+
+  it('inserts and reads back a task; a second insert returns the stored one', async () => {
+    const task = pendingTask('t-1', { idempotencyKey: 'order-42' });
+    expect(await a.insert(task, T0)).toEqual({ task, appliedParked: false });
+    expect(await b.get('t-1')).toEqual(task);
+    expect(await b.insert({ ...task, assetId: 're_1' }, T0)).toEqual({ task, appliedParked: false });
+    expect(await b.get('t-2')).toBeNull();
+  });
+
+  it('completes once: a second complete reports changed: false with the stored task', async () => {
+    await a.insert(pendingTask('t-1'), T0);
+    const first = await a.complete('t-1', outcome('SUCCEEDED'));
+    expect(first).toEqual({ changed: true, task: { ...pendingTask('t-1'), ...outcome('SUCCEEDED') } });
+    expect(await b.complete('t-1', outcome('SUCCEEDED', T0 + 2_000))).toEqual({ changed: false, task: first.task });
+    expect(await b.get('t-1')).toEqual(first.task);
+    expect(await a.complete('unknown', outcome('FAILED'))).toEqual({ changed: false, task: null });
+  });
+
+  it('allows TIMED_OUT → SUCCEEDED and refuses SUCCEEDED → FAILED', async () => {
+    await a.insert(pendingTask('t-1'), T0);
+    expect((await a.complete('t-1', outcome('TIMED_OUT'))).changed).toBe(true);
+    const late = await b.complete('t-1', outcome('SUCCEEDED', T0 + 90_000));
+    expect(late).toMatchObject({ changed: true, task: { status: 'SUCCEEDED', completedAt: T0 + 90_000, error: null } });
+    expect(await a.complete('t-1', outcome('FAILED'))).toEqual({ changed: false, task: late.task });
+  });
+
+  it('follows canTransition for every (from, to) pair', async () => {
+    const froms: TaskStatus[] = ['PENDING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT'];
+    const tos: TaskOutcome['status'][] = ['SUCCEEDED', 'FAILED', 'TIMED_OUT'];
+    for (const from of froms) {
+      for (const to of tos) {
+        const id = `${from}-${to}`;
+        await a.insert(pendingTask(id), T0);
+        if (from !== 'PENDING') await a.complete(id, outcome(from));
+        const result = await b.complete(id, outcome(to, T0 + 5_000));
+        expect({ id, changed: result.changed }).toEqual({ id, changed: canTransition(from, to) });
+        expect(result.task?.status).toBe(result.changed ? to : from);
+      }
+    }
+  });
+
+  it('applies a parked callback atomically on insert', async () => {
+    expect(await a.park({ taskId: 't-1', outcome: outcome('SUCCEEDED'), expiresAt: Date.now() + 60_000 })).toBe(true);
+    const inserted = await b.insert(pendingTask('t-1'), T0);
+    expect(inserted).toEqual({ task: { ...pendingTask('t-1'), ...outcome('SUCCEEDED') }, appliedParked: true });
+    expect(await a.get('t-1')).toEqual(inserted.task);
+    expect(await a.overdue(T0 + 10_000_000)).toEqual([]);
+  });
+
+  it('parks the first callback only, and none for a registered task', async () => {
+    const expiresAt = Date.now() + 60_000;
+    expect(await a.park({ taskId: 't-1', outcome: outcome('FAILED'), expiresAt })).toBe(true);
+    expect(await b.park({ taskId: 't-1', outcome: outcome('SUCCEEDED'), expiresAt })).toBe(false);
+    expect((await b.insert(pendingTask('t-1'), T0)).task.status).toBe('FAILED');
+    await a.insert(pendingTask('t-2'), T0);
+    expect(await b.park({ taskId: 't-2', outcome: outcome('SUCCEEDED'), expiresAt })).toBe(false);
+    expect((await a.get('t-2'))?.status).toBe('PENDING');
+  });
+
+  it('ignores a parked callback once `now` has passed its expiresAt (expiresAt itself still counts)', async () => {
+    const now = Date.now();
+    await a.park({ taskId: 'edge', outcome: outcome('SUCCEEDED'), expiresAt: now + 60_000 });
+    await a.park({ taskId: 'gone', outcome: outcome('SUCCEEDED'), expiresAt: now + 60_000 });
+    expect((await b.insert(pendingTask('edge'), now + 60_000)).appliedParked).toBe(true);
+    expect(await b.insert(pendingTask('gone'), now + 60_001)).toEqual({ task: pendingTask('gone'), appliedParked: false });
+    expect(await a.overdue(T0 + 60_000)).toEqual(['gone']);
+  });
+
+  it('drops expired parked callbacks during the overdue sweep', async () => {
+    const now = Date.now();
+    await a.park({ taskId: 't-1', outcome: outcome('SUCCEEDED'), expiresAt: now + 1_000 });
+    await b.overdue(now + 2_000);
+    expect(await a.park({ taskId: 't-1', outcome: outcome('FAILED'), expiresAt: now + 60_000 })).toBe(true);
+  });
+
+  it('bounds parked callbacks, dropping the oldest first', async () => {
+    await a.dispose();
+    if (b !== a) await b.dispose();
+    open({ parkedMax: 2 });
+    const now = Date.now();
+    for (const [i, id] of ['p1', 'p2', 'p3'].entries()) {
+      await a.park({ taskId: id, outcome: outcome('SUCCEEDED'), expiresAt: now + 60_000 + i });
+    }
+    expect((await b.insert(pendingTask('p1'), now)).appliedParked).toBe(false);
+    expect((await b.insert(pendingTask('p2'), now)).appliedParked).toBe(true);
+    expect((await b.insert(pendingTask('p3'), now)).appliedParked).toBe(true);
+  });
+
+  it('lists overdue PENDING tasks by deadline (inclusive), never finished ones', async () => {
+    await a.insert(pendingTask('early', { deadlineAt: T0 + 10 }), T0);
+    await a.insert(pendingTask('late', { deadlineAt: T0 + 20 }), T0);
+    await a.insert(pendingTask('done', { deadlineAt: T0 + 5 }), T0);
+    await b.complete('done', outcome('SUCCEEDED'));
+    expect(await b.overdue(T0 + 9)).toEqual([]);
+    expect(await b.overdue(T0 + 10)).toEqual(['early']);
+    expect((await b.overdue(T0 + 20)).sort()).toEqual(['early', 'late']);
+    await a.complete('early', outcome('TIMED_OUT'));
+    expect(await b.overdue(T0 + 20)).toEqual(['late']);
+  });
+
+  it('lists tasks of an asset newest first and finds one by idempotency key', async () => {
+    await a.insert(pendingTask('old', { idempotencyKey: 'k-1' }), T0);
+    await a.insert(pendingTask('new', { submittedAt: T0 + 1 }), T0 + 1);
+    await a.insert(pendingTask('other', { assetId: 're_1' }), T0 + 2);
+    await a.complete('new', outcome('SUCCEEDED'));
+    const listed = await b.listByAsset('re_666914042514116608');
+    expect(listed.map((t) => [t.id, t.status])).toEqual([
+      ['new', 'SUCCEEDED'],
+      ['old', 'PENDING'],
+    ]);
+    expect(await b.listByAsset('re_404')).toEqual([]);
+    expect((await b.findByIdempotencyKey('k-1'))?.id).toBe('old');
+    expect(await b.findByIdempotencyKey('k-2')).toBeNull();
+  });
+
+  it('lets exactly one of two concurrent completes win', async () => {
+    for (let round = 0; round < 25; round++) {
+      const id = `race-${round}`;
+      await a.insert(pendingTask(id), T0);
+      const results = await Promise.all([a.complete(id, outcome('SUCCEEDED')), b.complete(id, outcome('FAILED'))]);
+      expect(results.filter((r) => r.changed)).toHaveLength(1);
+      const winner = results.find((r) => r.changed)!.task;
+      expect(await a.get(id)).toEqual(winner);
+      expect(results.every((r) => r.task?.status === winner?.status)).toBe(true);
+    }
+  });
+});
+
+describe('createRedisTaskStore specifics', () => {
+  it('gives a parked entry a real PX TTL until expiresAt, and stores plain JSON', async () => {
+    const prefix = `${PREFIX}ttl-${randomUUID()}:`;
+    const store = createRedisTaskStore({ redis: admin, prefix });
+    await store.park({ taskId: 't-1', outcome: outcome('SUCCEEDED'), expiresAt: Date.now() + 30_000 });
+    const ttl = await admin.pttl(`${prefix}parked:t-1`);
+    expect(ttl).toBeGreaterThan(25_000);
+    expect(ttl).toBeLessThanOrEqual(30_000);
+    expect(JSON.parse((await admin.hget(`${prefix}parked:t-1`, 'outcome'))!)).toEqual(outcome('SUCCEEDED'));
+    await store.insert(pendingTask('t-2'), T0);
+    expect(JSON.parse((await admin.hget(`${prefix}task:t-2`, 'task'))!)).toEqual(pendingTask('t-2'));
+  });
+
+  it('reloads its scripts after SCRIPT FLUSH (EVALSHA falls back to EVAL)', async () => {
+    const store = createRedisTaskStore({ redis: admin, prefix: `${PREFIX}flush-${randomUUID()}:` });
+    await store.insert(pendingTask('t-1'), T0);
+    await admin.script('FLUSH');
+    expect((await store.complete('t-1', outcome('FAILED'))).changed).toBe(true);
+    expect(await store.overdue(T0)).toEqual([]);
+  });
+
+  it('leaves a shared connection open on dispose, and closes its own', async () => {
+    const shared = connect();
+    await createRedisTaskStore({ redis: shared }).dispose();
+    expect(await shared.ping()).toBe('PONG');
+    await createRedisTaskStore({ redis: shared, ownsConnection: true }).dispose();
+    await expect.poll(() => shared.status).toBe('end');
+  });
+});
+
+describe('createRedisPubSub', () => {
+  const pubsubs: RedisPubSub[] = [];
+  const open = async (channelPrefix: string) => {
+    const pubsub = createRedisPubSub({ url: REDIS_URL, channelPrefix });
+    pubsubs.push(pubsub);
+    await pubsub.ready();
+    return pubsub;
+  };
+  const subscribers = (channel: string) =>
+    admin.pubsub('NUMSUB', channel).then((reply) => Number((reply as [string, number])[1]));
+  afterEach(async () => {
+    await Promise.all(pubsubs.splice(0).map((p) => p.dispose()));
+  });
+
+  it('delivers a TaskRecord published on one instance to a subscriber on another, intact through JSON', async () => {
+    const prefix = `${PREFIX}ps-${randomUUID()}:`;
+    const [a, b] = [await open(prefix), await open(prefix)];
+    const task: TaskRecord = { ...pendingTask('t-1', { idempotencyKey: 'k' }), ...outcome('SUCCEEDED') };
+    const sub = b.subscribe('task:updated', 't-1');
+    await expect.poll(() => subscribers(`${prefix}task:updated:t-1`)).toBe(1);
+    a.publish('task:updated', 't-1', task);
+    expect(await sub.next()).toEqual({ value: task, done: false });
+    await sub.return();
+    expect(b.listenerCount()).toBe(0);
+    await expect.poll(() => subscribers(`${prefix}task:updated:t-1`)).toBe(0);
+  });
+
+  it('keeps deployments with different channel prefixes apart', async () => {
+    const p1 = `${PREFIX}ps-${randomUUID()}:`;
+    const [a, b] = [await open(p1), await open(`${PREFIX}ps-${randomUUID()}:`)];
+    const onB = b.subscribe('task:updated', 't-1');
+    const onA = a.subscribe('task:updated', 't-1');
+    await expect.poll(() => subscribers(`${p1}task:updated:t-1`)).toBe(1);
+    a.publish('task:updated', 't-1', pendingTask('t-1'));
+    expect((await onA.next()).value).toEqual(pendingTask('t-1'));
+    await onB.return();
+    expect(await onB.next()).toEqual({ value: undefined, done: true });
+  });
+
+  it('quits both connections on dispose', async () => {
+    const connectionName = `frames-test-${randomUUID()}`;
+    const pubsub = createRedisPubSub({ url: REDIS_URL, channelPrefix: `${PREFIX}ps-${randomUUID()}:`, redisOptions: { connectionName } });
+    await pubsub.ready();
+    const named = async () =>
+      ((await admin.client('LIST')) as string)
+        .split('\n')
+        .map((line) => /name=(\S+)/.exec(line)?.[1])
+        .filter((name) => name?.startsWith(connectionName))
+        .sort();
+    expect(await named()).toEqual([`${connectionName}-publish`, `${connectionName}-subscribe`]);
+    await pubsub.dispose();
+    await expect.poll(named).toEqual([]);
+  });
+});
+
+describe('createRedisPacer', () => {
+  it('spaces 20 concurrent reservations from two connections ≥ 1000/rps ms apart', async () => {
+    const key = `${PREFIX}pacer-${randomUUID()}`;
+    const pacers = [createRedisPacer({ redis: connect(), key, rps: 5 }), createRedisPacer({ redis: connect(), key, rps: 5 })];
+    const slots = await Promise.all(Array.from({ length: 20 }, (_, i) => pacers[i % 2]!.reserveSlot()));
+    // µs on the Redis clock (the ms values are µs / 1000, so rounding recovers them exactly).
+    const starts = slots.map((s) => Math.round(s.startAt * 1000)).sort((x, y) => x - y);
+    for (let i = 1; i < starts.length; i++) expect(starts[i]! - starts[i - 1]!).toBeGreaterThanOrEqual(200_000);
+    expect(Math.min(...slots.map((s) => s.waitMs))).toBeGreaterThanOrEqual(0);
+    // Packed back to back: the last slot is 19 intervals after the first (the test took far less than 200 ms).
+    expect(starts.at(-1)! - starts[0]!).toBe(19 * 200_000);
+  });
+
+  it('refuses a slot beyond maxWaitMs without reserving it', async () => {
+    const key = `${PREFIX}pacer-${randomUUID()}`;
+    const pacer = createRedisPacer({ redis: admin, key, rps: 5 });
+    const slots: PacerSlot[] = [];
+    for (let i = 0; i < 3; i++) slots.push(await pacer.reserveSlot());
+    expect(await pacer.reserve(10_000)).toBeGreaterThan(0);
+    const refused = await pacer.reserve(100).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(UpstreamError);
+    expect(refused).toMatchObject({ kind: 'RATE_LIMITED', retryAfterSeconds: 1 });
+    const next = await pacer.reserveSlot();
+    expect(Math.round(next.startAt * 1000) - Math.round(slots[0]!.startAt * 1000)).toBe(4 * 200_000);
+  });
+});
+
+describe('wrapSchedulerWithPacer (stub pacer, fake timers)', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('waits for the reserved slot before starting each task, in local priority order', async () => {
+    vi.useFakeTimers();
+    const waits = [0, 300, 600];
+    const pacer = { reserve: vi.fn(async () => waits.shift() ?? 0) };
+    const scheduler = wrapSchedulerWithPacer(createScheduler({ rps: 1000 }), pacer);
+    const starts: [string, number][] = [];
+    const run = (name: string) => async () => {
+      starts.push([name, performance.now()]);
+      return name;
+    };
+    const t0 = performance.now();
+    const results = Promise.all([scheduler.schedule(run('a')), scheduler.schedule(run('b')), scheduler.schedule(run('c'))]);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(await results).toEqual(['a', 'b', 'c']);
+    // Each start lands on its slot (timers are whole ms; the local scheduler adds ≤ 1 ms per start at rps 1000).
+    const offsets = starts.map(([name, at]) => [name, Math.floor((at - t0) / 100) * 100]);
+    expect(offsets).toEqual([
+      ['a', 0],
+      ['b', 300],
+      ['c', 600],
+    ]);
+    expect(pacer.reserve).toHaveBeenCalledTimes(3);
+    expect(scheduler.started).toBe(3);
+    scheduler.dispose();
+  });
+
+  it('passes maxWaitMs to the pacer and rejects a task still waiting for its slot on dispose or abort', async () => {
+    vi.useFakeTimers();
+    const pacer = { reserve: vi.fn(async (_maxWaitMs?: number) => 5_000) };
+    const scheduler = wrapSchedulerWithPacer(createScheduler({ rps: 1000 }), pacer, { maxWaitMs: 7_000 });
+    const task = vi.fn(async () => 'ran');
+    const controller = new AbortController();
+    const aborted = scheduler.schedule(task, { signal: controller.signal, maxWaitMs: 6_000 }).catch((e: unknown) => e);
+    const disposed = scheduler.schedule(task).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(pacer.reserve.mock.calls).toEqual([[6_000], [7_000]]);
+    controller.abort(new Error('client left'));
+    expect(await aborted).toMatchObject({ message: 'client left' });
+    scheduler.dispose();
+    expect(await disposed).toMatchObject({ name: 'UpstreamError', kind: 'UPSTREAM_ERROR' });
+    expect(task).not.toHaveBeenCalled();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+describe('two gateway instances sharing Redis', () => {
+  const EXTRACT = /* GraphQL */ `
+    mutation Extract($assetId: ID!) {
+      extractFrames(assetId: $assetId) {
+        __typename
+        ... on ExtractFramesSuccess { reused task { id status frameCount } }
+        ... on Error { message code }
+      }
+    }
+  `;
+  const WATCH = /* GraphQL */ `
+    subscription Watch($id: ID!) {
+      frameExtractionTask(id: $id) { id status frameCount error }
+    }
+  `;
+  const STATE = /* GraphQL */ `
+    query State($id: ID!) { frameExtractionTask(id: $id) { status frameCount } }
+  `;
+  const hook = (gw: TestGateway) => `${gw.url}/webhooks/mavi/${TEST_WEBHOOK_SECRET}`;
+
+  let fake: FakeUpstream;
+  let gwA: TestGateway;
+  let gwB: TestGateway;
+  let prefix: string;
+
+  const startInstance = async () => {
+    const pubsub = createRedisPubSub({ url: REDIS_URL, channelPrefix: prefix });
+    await pubsub.ready();
+    const store = createRedisTaskStore({ redis: connect(), prefix, ownsConnection: true });
+    return startTestGateway({ upstreamUrl: fake.url, deps: { store, pubsub } });
+  };
+
+  beforeEach(async () => {
+    prefix = `${PREFIX}gw-${randomUUID()}:`;
+    fake = await startFakeUpstream({ rps: 0 });
+    gwA = await startInstance();
+    gwB = await startInstance();
+    fake.setWebhookUrl(hook(gwA));
+  });
+  afterEach(async () => {
+    await gwA.close();
+    await gwB.close();
+    await fake.close();
+  });
+
+  async function extractOn(gw: TestGateway, assetId: string) {
+    const res = await gw.graphql(EXTRACT, { assetId });
+    expect(res.errors).toBeUndefined();
+    return res.data!.extractFrames;
+  }
+
+  const postCallback = async (gw: TestGateway, body: unknown) => {
+    const res = await fetch(hook(gw), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: res.status, body: (await res.json()) as { result?: string } };
+  };
+
+  it('pushes a callback applied on A to a subscriber on B; the same callback on B changes nothing', async () => {
+    const result = await extractOn(gwA, fake.addAsset());
+    expect(result).toMatchObject({ __typename: 'ExtractFramesSuccess', task: { status: 'PENDING' } });
+    const id: string = result.task.id;
+
+    const sub = gwB.subscribeWs(WATCH, { id });
+    expect((await sub.events.next()).data!.frameExtractionTask).toMatchObject({ id, status: 'PENDING' });
+    const done = await fake.completeTask(id, { frames: 3 });
+    expect(done.status).toBe(200);
+    expect((await sub.events.next()).data!.frameExtractionTask).toEqual({ id, status: 'SUCCEEDED', frameCount: 3, error: null });
+    await sub.completed;
+
+    // Absence of an event, without waiting: listen on B, send the duplicates, then publish an end marker from each
+    // instance. Redis keeps order per connection, so an event from a duplicate would arrive before its marker.
+    const watcher = gwB.gateway.services.pubsub.subscribe('task:updated', id);
+    await expect.poll(() => admin.pubsub('NUMSUB', `${prefix}task:updated:${id}`).then((r) => Number((r as unknown[])[1]))).toBe(1);
+    expect(await postCallback(gwB, done.body)).toEqual({ status: 200, body: expect.objectContaining({ result: 'duplicate' }) });
+    expect(await postCallback(gwA, done.body)).toEqual({ status: 200, body: expect.objectContaining({ result: 'duplicate' }) });
+    const marker = (from: string): TaskRecord => ({ ...pendingTask(id), error: `marker:${from}` });
+    gwA.gateway.services.pubsub.publish('task:updated', id, marker('A'));
+    gwB.gateway.services.pubsub.publish('task:updated', id, marker('B'));
+    const seen: (string | null)[] = [];
+    while (seen.filter((e) => e?.startsWith('marker:')).length < 2) seen.push((await watcher.next()).value!.error);
+    await watcher.return();
+    expect(seen.sort()).toEqual(['marker:A', 'marker:B']);
+
+    for (const gw of [gwA, gwB]) {
+      expect((await gw.graphql(STATE, { id })).data!.frameExtractionTask).toEqual({ status: 'SUCCEEDED', frameCount: 3 });
+    }
+
+    const late = gwB.subscribeWs(WATCH, { id });
+    expect((await late.events.next()).data!.frameExtractionTask).toMatchObject({ id, status: 'SUCCEEDED', frameCount: 3 });
+    await late.completed;
+    await expect.poll(() => gwB.gateway.services.pubsub.listenerCount()).toBe(0);
+  });
+
+  it('reuses a pending task started on the other instance (one upstream call)', async () => {
+    const assetId = fake.addAsset();
+    const first = await extractOn(gwA, assetId);
+    const second = await extractOn(gwB, assetId);
+    expect(second).toMatchObject({ reused: true, task: { id: first.task.id, status: 'PENDING' } });
+    expect(fake.callsTo('POST', '/video/extract-frames')).toHaveLength(1);
+  });
+
+  it('applies on A a callback that B parked before A registered the task', async () => {
+    fake.setWebhookUrl(hook(gwB));
+    fake.onExtract = async (taskId) => {
+      expect((await fake.completeTask(taskId, { frames: 2 })).status).toBe(200);
+    };
+    const result = await extractOn(gwA, fake.addAsset());
+    expect(result.task).toMatchObject({ status: 'SUCCEEDED', frameCount: 2 });
+    expect((await gwB.graphql(STATE, { id: result.task.id })).data!.frameExtractionTask).toEqual({ status: 'SUCCEEDED', frameCount: 2 });
+  });
+});
+
+describe('REDIS_URL wiring (createGateway from config alone)', () => {
+  it('shares task state and events between two instances configured only by REDIS_URL', async () => {
+    const fake = await startFakeUpstream({ rps: 0 });
+    const env = { REDIS_URL, UPSTREAM_RPS: '50' };
+    const a = await startTestGateway({ upstreamUrl: fake.url, env });
+    const b = await startTestGateway({ upstreamUrl: fake.url, env });
+    try {
+      fake.setWebhookUrl(`${a.url}/webhooks/mavi/${TEST_WEBHOOK_SECRET}`);
+      const res = await a.graphql(`mutation($id: ID!) { extractFrames(assetId: $id) { ... on ExtractFramesSuccess { task { id status } } } }`, {
+        id: fake.addAsset(),
+      });
+      const taskId = res.data!.extractFrames.task.id as string;
+      const sub = b.subscribeWs(`subscription($id: ID!) { frameExtractionTask(id: $id) { status frameCount } }`, { id: taskId });
+      expect((await sub.events.next()).data!.frameExtractionTask).toEqual({ status: 'PENDING', frameCount: null });
+      await fake.completeTask(taskId, { frames: 3 });
+      expect((await sub.events.next()).data!.frameExtractionTask).toEqual({ status: 'SUCCEEDED', frameCount: 3 });
+      await sub.completed;
+    } finally {
+      await a.close();
+      await b.close();
+      await fake.close();
+    }
+  });
+});
