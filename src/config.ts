@@ -31,6 +31,7 @@ const EnvSchema = z.object({
   UPSTREAM_MAX_WAIT_MS: int(20_000, 0),
   TASK_TIMEOUT_SECONDS: int(1800, 1),
   PENDING_CALLBACK_TTL_SECONDS: int(900, 1),
+  SUBSCRIPTION_RECHECK_MS: int(15_000, 10),
   WEBHOOK_MAX_BODY_BYTES: int(1_048_576, 1024),
   EXTRACT_REUSE_SECONDS: int(3600, 0),
   MEDIA_SIGNING_SECRET: optionalString.pipe(z.string().min(32, 'must be at least 32 characters').optional()),
@@ -66,7 +67,7 @@ export interface Config {
     maxBodyBytes: number;
     pendingCallbackTtlSeconds: number;
   };
-  tasks: { timeoutSeconds: number; reuseSeconds: number };
+  tasks: { timeoutSeconds: number; reuseSeconds: number; subscriptionRecheckMs: number };
   media: { signingSecret: string; signingSecretGenerated: boolean; urlTtlSeconds: number; cacheDir: string; cacheMaxBytes: number };
   /** `uploadVideo` file size cap (multipart uploads are held in memory while they are forwarded). */
   uploadMaxBytes: number;
@@ -119,7 +120,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxBodyBytes: e.WEBHOOK_MAX_BODY_BYTES,
       pendingCallbackTtlSeconds: e.PENDING_CALLBACK_TTL_SECONDS,
     }),
-    tasks: Object.freeze({ timeoutSeconds: e.TASK_TIMEOUT_SECONDS, reuseSeconds: e.EXTRACT_REUSE_SECONDS }),
+    tasks: Object.freeze({
+      timeoutSeconds: e.TASK_TIMEOUT_SECONDS,
+      reuseSeconds: e.EXTRACT_REUSE_SECONDS,
+      subscriptionRecheckMs: e.SUBSCRIPTION_RECHECK_MS,
+    }),
     media: Object.freeze({
       signingSecret,
       signingSecretGenerated: e.MEDIA_SIGNING_SECRET === undefined,

@@ -18,6 +18,8 @@ export interface Services {
   logger: Logger;
   /** Signed gateway URL for a media id (`re_`, `im_`, `imc_`). */
   mediaUrl: (id: string) => string;
+  /** How often a task subscription re-reads the registry in case an event was lost. */
+  subscriptionRecheckMs: number;
   /** Fetches a remote video for `importVideo` (size cap, timeout, content-type check). */
   importLimits: { maxBytes: number; timeoutMs: number; fetch: typeof fetch };
 }

@@ -124,6 +124,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
     scheduler,
     store,
     mediaUrl: currentSigner.url,
+    subscriptionRecheckMs: config.tasks.subscriptionRecheckMs,
     importLimits: { maxBytes: config.import.maxBytes, timeoutMs: config.import.timeoutMs, fetch: fetchImpl },
   };
   const createContext = createContextFactory(services);

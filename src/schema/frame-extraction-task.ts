@@ -180,24 +180,50 @@ builder.subscriptionField('frameExtractionTask', (t) =>
         await updates.return();
         throw new GraphQLError(`Unknown task ${taskId}`, { extensions: { code: ErrorCode.TASK_NOT_FOUND } });
       }
-      return followTask(current, updates);
+      return followTask(current, updates, () => ctx.tasks.get(taskId), ctx.subscriptionRecheckMs);
     },
     resolve: (task) => task,
   }),
 );
 
 /**
- * Yields `current`, then each newer state from `updates` (same-state repeats dropped), until a final state.
+ * Yields `current`, then each newer state (same-state repeats dropped), until a final state. Events are hints: the
+ * registry is re-read every `recheckMs` too, so an event lost in a Redis reconnect only delays the update.
  * A hand-written iterator, not an async generator: a generator's `return()` waits for the pending `await` to
  * settle, so a client leaving before the first change would keep its listener until the next event.
  */
-function followTask(current: TaskRecord, updates: Subscription<TaskRecord>): AsyncIterableIterator<TaskRecord> {
+function followTask(
+  current: TaskRecord,
+  updates: Subscription<TaskRecord>,
+  recheck: () => Promise<TaskRecord | null>,
+  recheckMs: number,
+): AsyncIterableIterator<TaskRecord> {
   let last: TaskRecord | null = null;
   let finished = false;
+  let pendingEvent: Promise<IteratorResult<TaskRecord, undefined>> | null = null;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let wake: (() => void) | undefined;
   const finish = async (): Promise<IteratorResult<TaskRecord, undefined>> => {
     finished = true;
+    clearTimeout(timer);
+    wake?.();
     await updates.return();
     return { value: undefined, done: true };
+  };
+  const nextChange = async (): Promise<TaskRecord | null | 'done'> => {
+    pendingEvent ??= updates.next();
+    const tick = new Promise<'tick'>((resolve) => {
+      wake = () => resolve('tick');
+      timer = setTimeout(wake, recheckMs);
+    });
+    const winner = await Promise.race([pendingEvent, tick]);
+    clearTimeout(timer);
+    if (finished) return 'done';
+    if (winner !== 'tick') {
+      pendingEvent = null;
+      return winner.done ? 'done' : winner.value;
+    }
+    return recheck();
   };
   const iterator: AsyncIterableIterator<TaskRecord> = {
     async next() {
@@ -207,11 +233,10 @@ function followTask(current: TaskRecord, updates: Subscription<TaskRecord>): Asy
         return { value: current, done: false };
       }
       while (!isTerminal(last)) {
-        const result = await updates.next();
-        if (result.done || finished) return finish();
-        // Redis fan-out may repeat an event across reconnects: drop same-state repeats.
-        if (result.value.status === last.status && result.value.completedAt === last.completedAt) continue;
-        last = result.value;
+        const change = await nextChange();
+        if (change === 'done' || finished) return finish();
+        if (!change || (change.status === last.status && change.completedAt === last.completedAt)) continue;
+        last = change;
         return { value: last, done: false };
       }
       return finish();

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createPubSub } from '../../src/pubsub/index.js';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { startTestGateway, TEST_WEBHOOK_SECRET, type TestGateway } from '../helpers/gateway.js';
 
@@ -215,5 +216,22 @@ describe('task deadline', () => {
     await fake.completeTask(result.task.id, { frames: 2 });
     const state = await gw.graphql(`query($id: ID!) { frameExtractionTask(id: $id) { status frameCount } }`, { id: result.task.id });
     expect(state.data!.frameExtractionTask).toEqual({ status: 'SUCCEEDED', frameCount: 2 });
+  });
+});
+
+describe('lost events', () => {
+  it('still delivers the final state when the event is lost (the subscription re-reads the registry)', async () => {
+    await gw.close();
+    // A pub/sub that drops every event, as a Redis reconnect can.
+    const lossy = { ...createPubSub(), publish: () => {} };
+    gw = await startTestGateway({ upstreamUrl: fake.url, env: { SUBSCRIPTION_RECHECK_MS: '20' }, deps: { pubsub: lossy } });
+    fake.setWebhookUrl(`${gw.url}/webhooks/mavi/${TEST_WEBHOOK_SECRET}`);
+    const result = await extract(fake.addAsset());
+    const sub = gw.subscribeWs(WATCH, { id: result.task.id });
+    expect((await sub.events.next()).data!.frameExtractionTask.status).toBe('PENDING');
+    await fake.completeTask(result.task.id, { frames: 2 });
+    expect((await sub.events.next()).data!.frameExtractionTask).toMatchObject({ status: 'SUCCEEDED', frameCount: 2 });
+    await sub.completed;
+    expect(lossy.listenerCount()).toBe(0);
   });
 });
