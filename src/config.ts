@@ -42,6 +42,7 @@ const EnvSchema = z.object({
   IMPORT_MAX_BYTES: int(104_857_600, 1),
   IMPORT_TIMEOUT_MS: int(120_000, 100),
   REDIS_URL: optionalString.pipe(z.url().optional()),
+  REDIS_PREFIX: z.string().regex(/^[\w:.-]{1,64}$/, 'must be 1-64 characters of [A-Za-z0-9_:.-]').default('frames:'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
 });
 
@@ -73,6 +74,8 @@ export interface Config {
   uploadMaxBytes: number;
   import: { maxBytes: number; timeoutMs: number };
   redisUrl: string | undefined;
+  /** Prefix of every Redis key and channel (lets environments share one Redis). */
+  redisPrefix: string;
   logLevel: LogLevel;
 }
 
@@ -135,6 +138,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     uploadMaxBytes: e.UPLOAD_MAX_BYTES,
     import: Object.freeze({ maxBytes: e.IMPORT_MAX_BYTES, timeoutMs: e.IMPORT_TIMEOUT_MS }),
     redisUrl: e.REDIS_URL,
+    redisPrefix: e.REDIS_PREFIX,
     logLevel: e.LOG_LEVEL,
   });
 }

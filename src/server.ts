@@ -71,7 +71,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
         createRedisPacer({
           redis,
           // One pacer per upstream ACCOUNT (keys of an account share its limit; the key itself is never stored).
-          key: `frames:pacer:${createHash('sha256').update(config.upstream.apiKey ?? '').digest('hex').slice(0, 16)}`,
+          key: `${config.redisPrefix}pacer:${createHash('sha256').update(config.upstream.apiKey ?? '').digest('hex').slice(0, 16)}`,
           rps: config.upstream.rps,
         }),
         { maxWaitMs: config.upstream.maxWaitMs },
@@ -85,9 +85,9 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
     timeoutMs: config.upstream.timeoutMs,
   });
   const metadata: MetadataCache = createMetadataCache({ client });
-  const store = deps.store ?? (redis ? createRedisTaskStore({ redis, now }) : createMemoryTaskStore());
+  const store = deps.store ?? (redis ? createRedisTaskStore({ redis, now, prefix: config.redisPrefix }) : createMemoryTaskStore());
   const redisPubSub: RedisPubSub | undefined =
-    !deps.pubsub && config.redisUrl ? createRedisPubSub({ url: config.redisUrl, logger }) : undefined;
+    !deps.pubsub && config.redisUrl ? createRedisPubSub({ url: config.redisUrl, logger, channelPrefix: config.redisPrefix }) : undefined;
   const pubsub = deps.pubsub ?? redisPubSub ?? createPubSub();
   const tasks: TaskService = createTaskService({
     store,

@@ -3,7 +3,7 @@ import type { CollectionData } from '../loaders/index.js';
 import { COLLECTION_ID_PATTERN } from '../upstream/types.js';
 import { builder } from './builder.js';
 import { ErrorCode } from './error-codes.js';
-import { invalidIdError, toQueryError } from './errors.js';
+import { AssetNotFoundError, invalidIdError, toQueryError } from './errors.js';
 import { Frame } from './frame.js';
 
 export const MAX_FRAMES_PAGE = 1000;
@@ -59,7 +59,6 @@ builder.asEntity(FrameCollection, {
     if (!COLLECTION_ID_PATTERN.test(ref.id)) throw invalidIdError('collection', ref.id);
     const collection = await ctx.loaders.collection.load(ref.id).catch((e: unknown) => Promise.reject(toQueryError(e)));
     if (collection) return collection;
-    const { AssetNotFoundError } = await import('./errors.js');
     throw toQueryError(new AssetNotFoundError(ref.id));
   },
 });

@@ -1,7 +1,7 @@
 import type { FrameData } from '../loaders/index.js';
 import { FRAME_ID_PATTERN } from '../upstream/types.js';
 import { builder } from './builder.js';
-import { invalidIdError, toQueryError } from './errors.js';
+import { AssetNotFoundError, invalidIdError, toQueryError } from './errors.js';
 import { FrameCollection } from './frame-collection.js';
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -70,7 +70,6 @@ builder.asEntity(Frame, {
     if (!FRAME_ID_PATTERN.test(ref.id)) throw invalidIdError('frame', ref.id);
     const frame = await ctx.loaders.frame.load(ref.id).catch((e: unknown) => Promise.reject(toQueryError(e)));
     if (frame) return frame;
-    const { AssetNotFoundError } = await import('./errors.js');
     throw toQueryError(new AssetNotFoundError(ref.id));
   },
 });

@@ -4,6 +4,7 @@ import { ImportError, importVideoFromUrl } from '../ingest/import-video.js';
 import { ASSET_ID_PATTERN } from '../upstream/types.js';
 import { builder } from './builder.js';
 import {
+  AssetNotFoundError,
   ImportFailedError,
   UploadRejectedError,
   UpstreamRateLimitedError,
@@ -63,7 +64,6 @@ builder.asEntity(VideoAsset, {
     if (!ASSET_ID_PATTERN.test(ref.id)) throw invalidIdError('asset', ref.id);
     const asset = await ctx.loaders.asset.load(ref.id).catch((e: unknown) => Promise.reject(toQueryError(e)));
     if (asset) return asset;
-    const { AssetNotFoundError } = await import('./errors.js');
     throw toQueryError(new AssetNotFoundError(ref.id));
   },
 });

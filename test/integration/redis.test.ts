@@ -523,7 +523,7 @@ describe('two gateway instances sharing Redis', () => {
 describe('REDIS_URL wiring (createGateway from config alone)', () => {
   it('shares task state and events between two instances configured only by REDIS_URL', async () => {
     const fake = await startFakeUpstream({ rps: 0 });
-    const env = { REDIS_URL, UPSTREAM_RPS: '50' };
+    const env = { REDIS_URL, REDIS_PREFIX: `${PREFIX}wired:`, UPSTREAM_RPS: '50' };
     const a = await startTestGateway({ upstreamUrl: fake.url, env });
     const b = await startTestGateway({ upstreamUrl: fake.url, env });
     try {

@@ -13,7 +13,7 @@ afterEach(async () => {
   await fake.close();
 });
 
-const upload = (bytes: Uint8Array, name = 'clip.mp4') => {
+const upload = (bytes: Uint8Array<ArrayBuffer>, name = 'clip.mp4') => {
   const form = new FormData();
   form.set(
     'operations',
