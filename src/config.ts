@@ -27,6 +27,7 @@ const EnvSchema = z.object({
       .optional(),
   ),
   UPSTREAM_RPS: z.coerce.number().positive().max(1000).default(1),
+  UPSTREAM_RATE_MARGIN_MS: int(50, 0),
   UPSTREAM_TIMEOUT_MS: int(30_000, 100),
   UPSTREAM_MAX_WAIT_MS: int(20_000, 0),
   TASK_TIMEOUT_SECONDS: int(1800, 1),
@@ -58,6 +59,8 @@ export interface Config {
     baseUrl: string;
     apiKey: string | undefined;
     rps: number;
+    /** Added to each 1000/rps interval so jitter never makes two requests arrive too close together. */
+    rateMarginMs: number;
     timeoutMs: number;
     maxWaitMs: number;
   };
@@ -114,6 +117,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       baseUrl: e.MAVI_BASE_URL,
       apiKey: e.MAVI_API_KEY,
       rps: e.UPSTREAM_RPS,
+      rateMarginMs: e.UPSTREAM_RATE_MARGIN_MS,
       timeoutMs: e.UPSTREAM_TIMEOUT_MS,
       maxWaitMs: e.UPSTREAM_MAX_WAIT_MS,
     }),

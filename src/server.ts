@@ -64,7 +64,11 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
   // With REDIS_URL, instances share tasks, events and the account's request pacing.
   const redis = config.redisUrl ? new Redis(config.redisUrl, { connectionName: 'frames-gateway' }) : undefined;
   redis?.on('error', (error: unknown) => logger.warn('redis connection error', { error }));
-  const localScheduler = createScheduler({ rps: config.upstream.rps, maxWaitMs: config.upstream.maxWaitMs });
+  const localScheduler = createScheduler({
+    rps: config.upstream.rps,
+    maxWaitMs: config.upstream.maxWaitMs,
+    marginMs: config.upstream.rateMarginMs,
+  });
   const scheduler: Scheduler = redis
     ? wrapSchedulerWithPacer(
         localScheduler,
@@ -73,6 +77,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
           // One pacer per upstream ACCOUNT (keys of an account share its limit; the key itself is never stored).
           key: `${config.redisPrefix}pacer:${createHash('sha256').update(config.upstream.apiKey ?? '').digest('hex').slice(0, 16)}`,
           rps: config.upstream.rps,
+          marginMs: config.upstream.rateMarginMs,
         }),
         { maxWaitMs: config.upstream.maxWaitMs },
       )

@@ -196,6 +196,11 @@ export function createRedisTaskStore(options: RedisTaskStoreOptions): TaskStore 
       return tasks;
     },
 
+    async bindIdempotencyKey(key, taskId) {
+      // First binding wins (SET NX); answer with whichever task the key is bound to now.
+      await redis.set(keys.idem(key), taskId, 'NX');
+      return this.findByIdempotencyKey(key);
+    },
     async findByIdempotencyKey(key) {
       const id = await redis.get(keys.idem(key));
       return id ? readTask(id) : null;

@@ -62,6 +62,11 @@ export interface TaskStore {
   /** Tasks this gateway started for an asset, newest first. */
   listByAsset(assetId: string): Promise<TaskRecord[]>;
   findByIdempotencyKey(key: string): Promise<TaskRecord | null>;
+  /**
+   * Binds `key` to an existing task unless the key is already bound; returns the task the key is bound to.
+   * Used when a keyed request is answered by a reused task, so the key keeps meaning that task.
+   */
+  bindIdempotencyKey(key: string, taskId: string): Promise<TaskRecord | null>;
   /** Ids of PENDING tasks whose deadline has passed. */
   overdue(now: number): Promise<string[]>;
   dispose(): Promise<void>;
@@ -113,7 +118,7 @@ export function createMemoryTaskStore(options: MemoryTaskStoreOptions = {}): Tas
       const stored = p ? applyOutcome(task, p.outcome) : task;
       tasks.set(task.id, stored);
       byAsset.set(task.assetId, [task.id, ...(byAsset.get(task.assetId) ?? [])]);
-      if (task.idempotencyKey) byKey.set(task.idempotencyKey, task.id);
+      if (task.idempotencyKey && !byKey.has(task.idempotencyKey)) byKey.set(task.idempotencyKey, task.id);
       return { task: stored, appliedParked: p !== undefined };
     },
     async get(id) {
@@ -138,6 +143,10 @@ export function createMemoryTaskStore(options: MemoryTaskStoreOptions = {}): Tas
     },
     async listByAsset(assetId) {
       return (byAsset.get(assetId) ?? []).map((id) => tasks.get(id)).filter((t): t is TaskRecord => !!t);
+    },
+    async bindIdempotencyKey(key, taskId) {
+      if (!byKey.has(key) && tasks.has(taskId)) byKey.set(key, taskId);
+      return this.findByIdempotencyKey(key);
     },
     async findByIdempotencyKey(key) {
       const id = byKey.get(key);

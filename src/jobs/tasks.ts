@@ -93,7 +93,9 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
     const tasks = await store.listByAsset(assetId);
     const since = now() - deps.reuseSeconds * 1000;
     return tasks.find(
-      (t) => (t.status === 'PENDING' && t.deadlineAt > now()) || (t.status === 'SUCCEEDED' && (t.completedAt ?? 0) >= since),
+      (t) =>
+        (t.status === 'PENDING' && t.deadlineAt > now()) ||
+        (t.status === 'SUCCEEDED' && deps.reuseSeconds > 0 && (t.completedAt ?? 0) > since),
     );
   };
 
@@ -138,28 +140,35 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
   return {
     async submit(assetId, options = {}) {
       const key = options.idempotencyKey ?? null;
+      const force = options.force ?? false;
+      // A key keeps answering the task it first got, whatever else happened since (force included).
+      const bindKey = async (result: SubmitResult): Promise<SubmitResult> => {
+        if (!key) return result;
+        const bound = await store.bindIdempotencyKey(key, result.task.id);
+        return bound && bound.id !== result.task.id ? { task: bound, reused: true } : result;
+      };
+      const join = (pending: Promise<SubmitResult>) => pending.then((r) => bindKey({ task: r.task, reused: true }));
+
       if (key) {
         const existing = await store.findByIdempotencyKey(key);
         if (existing) return { task: existing, reused: true };
+        const pending = inFlight.get(`key:${key}`);
+        if (pending) return join(pending);
       }
-      if (!options.force) {
+      if (!force) {
         const reusable = await findReusable(assetId);
-        if (reusable) return { task: reusable, reused: true };
-      }
-      // Concurrent submits for one asset (or one key) share a single upstream call.
-      const flightKey = key ? `key:${key}` : options.force ? undefined : `asset:${assetId}`;
-      if (flightKey) {
-        const pending = inFlight.get(flightKey);
-        if (pending) return pending.then((r) => ({ task: r.task, reused: true }));
+        if (reusable) return bindKey({ task: reusable, reused: true });
+        // Concurrent submits for one asset (keyed or not) share a single upstream call.
+        const pending = inFlight.get(`asset:${assetId}`);
+        if (pending) return join(pending);
       }
       const promise = startNew(assetId, key);
-      if (flightKey) {
-        inFlight.set(flightKey, promise);
-        promise.then(
-          () => inFlight.delete(flightKey),
-          () => inFlight.delete(flightKey),
-        );
-      }
+      const flights = [key ? `key:${key}` : null, force ? null : `asset:${assetId}`].filter((f): f is string => f !== null);
+      for (const flight of flights) inFlight.set(flight, promise);
+      const clear = () => {
+        for (const flight of flights) if (inFlight.get(flight) === promise) inFlight.delete(flight);
+      };
+      promise.then(clear, clear);
       return promise;
     },
 

@@ -33,6 +33,11 @@ export interface SchedulerOptions {
   burst?: number;
   /** Monotonic clock in ms. Default `performance.now()`. */
   now?: () => number;
+  /**
+   * Extra spacing added to every interval, in ms (default 0). The upstream counts arrivals, not our starts: with
+   * starts exactly 1000 ms apart, network jitter lets two requests arrive 999 ms apart and the second gets a 429.
+   */
+  marginMs?: number;
 }
 
 interface Entry {
@@ -58,7 +63,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   const burst = options.burst ?? 1;
   if (!Number.isInteger(burst) || burst < 1) throw new RangeError('burst must be an integer ≥ 1');
   const now = options.now ?? (() => performance.now());
-  const interval = 1000 / options.rps;
+  const interval = 1000 / options.rps + (options.marginMs ?? 0);
   const tolerance = (burst - 1) * interval;
   const queues: Record<Priority, Entry[]> = { interactive: [], background: [] };
   // Theoretical arrival time: a start is allowed at time t iff t >= tat - tolerance.

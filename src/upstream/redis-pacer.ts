@@ -21,6 +21,8 @@ export interface RedisPacerOptions {
   key: string;
   /** Starts per second for the whole account. Must be > 0. */
   rps: number;
+  /** Extra spacing per interval in ms (default 0), against arrival jitter. */
+  marginMs?: number;
 }
 
 export interface PacerSlot {
@@ -62,7 +64,8 @@ const RESERVE_SHA = createHash('sha1').update(RESERVE).digest('hex');
 export function createRedisPacer(options: RedisPacerOptions): RedisPacer {
   const { redis, key } = options;
   if (!(options.rps > 0) || !Number.isFinite(options.rps)) throw new RangeError('rps must be a positive number');
-  const intervalUs = Math.round(1_000_000 / options.rps);
+  // Same jitter margin as the local scheduler (see SchedulerOptions.marginMs).
+  const intervalUs = Math.round(1_000_000 / options.rps + (options.marginMs ?? 0) * 1000);
 
   const reserveSlot = async (maxWaitMs?: number): Promise<PacerSlot> => {
     const argv = [String(intervalUs), maxWaitMs === undefined ? '-1' : String(Math.floor(maxWaitMs * 1000))];

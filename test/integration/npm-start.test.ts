@@ -104,13 +104,8 @@ let disposers: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.dispose()));
   for (const main of started.splice(0)) {
-    if (main.child.exitCode === null && main.child.signalCode === null) {
-      try {
-        process.kill(-main.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+    // Kill the whole group: after a failed test it may still hold the gateway or an orphaned ffmpeg.
+    if (groupAlive(main.pid)) process.kill(-main.pid, 'SIGKILL');
     await main.exited;
   }
   for (const dispose of disposers.reverse()) await dispose();
@@ -145,8 +140,8 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** Direct children of `pid` as "pid command" lines (`ps` exits 1 when there are none). */
-async function childrenOf(pid: number): Promise<string[]> {
+/** Direct ffmpeg/ffprobe children of `pid` as "pid command" lines (tsx's esbuild service may be there too). */
+async function mediaChildrenOf(pid: number): Promise<string[]> {
   const { stdout } = await run('ps', ['--ppid', String(pid), '-o', 'pid=,comm=']).catch((e: { code?: number; stdout?: string }) => {
     if (e.code === 1) return { stdout: '' };
     throw e;
@@ -154,7 +149,7 @@ async function childrenOf(pid: number): Promise<string[]> {
   return stdout
     .split('\n')
     .map((l) => l.trim())
-    .filter(Boolean);
+    .filter((l) => /^\d+ (ffmpeg|ffprobe|sleep)$/.test(l));
 }
 
 /** True while any process of the group `pgid` exists. */
@@ -218,18 +213,20 @@ async function follow(endpoint: string, taskId: string) {
   return events;
 }
 
-/** Uploads `clip` through the GraphQL multipart request; returns the SUCCESS asset id. */
-async function uploadClip(endpoint: string, clip: Buffer): Promise<string> {
+/** Uploads `clip` through the GraphQL multipart request, waits for the engine's probe, and returns the SUCCESS asset id. */
+async function uploadClip(main: MainProcess, endpoint: string, clip: Buffer): Promise<string> {
   const { status, body } = await postGraphQLMultipart(endpoint, {
     query: UPLOAD,
     variables: { file: null },
     files: [{ path: 'variables.file', data: clip, filename: 'clip.mp4', type: 'video/mp4' }],
   });
   expect(status).toBe(200);
-  // With the default UPSTREAM_RPS=1 the read-back of the new asset starts >= 1 s after the upload, so it sees the
-  // finished probe (~0.1 s) and the asset is usable at once.
-  expect(body.data!.uploadVideo).toMatchObject({ __typename: 'UploadVideoSuccess', asset: { id: expect.stringMatching(/^re_\d{18}$/), uploadStatus: 'SUCCESS' } });
-  return body.data!.uploadVideo.asset.id as string;
+  expect(body.data!.uploadVideo).toMatchObject({ __typename: 'UploadVideoSuccess', asset: { id: expect.stringMatching(/^re_\d{18}$/) } });
+  const assetId = body.data!.uploadVideo.asset.id as string;
+  await main.stderr.waitFor(logMatching({ msg: 'upload probed', assetId }));
+  const asset = (await graphql(endpoint, ASSET, { id: assetId })).data!.videoAsset;
+  expect(asset).toMatchObject({ id: assetId, filename: 'clip.mp4', fileSize: clip.length, uploadStatus: 'SUCCESS' });
+  return assetId;
 }
 
 async function startExtraction(endpoint: string, assetId: string): Promise<string> {
@@ -261,8 +258,7 @@ describe('npm start (embedded engine)', () => {
     expect(main.stdout.text()).toContain(`Engine:     http://127.0.0.1:${env.ENGINE_PORT} (embedded; no MAVI_API_KEY set)`);
     expect(await graphql(endpoint, TYPENAME)).toEqual({ data: { __typename: 'Query' } });
 
-    const assetId = await uploadClip(endpoint, clip);
-    expect((await graphql(endpoint, ASSET, { id: assetId })).data!.videoAsset).toMatchObject({ uploadStatus: 'SUCCESS', fileSize: clip.length });
+    const assetId = await uploadClip(main, endpoint, clip);
     const taskId = await startExtraction(endpoint, assetId);
     const events = await follow(endpoint, taskId);
     expect(events.at(-1)).toMatchObject({ id: taskId, status: 'SUCCEEDED', frameCount: 4, error: null });
@@ -274,9 +270,10 @@ describe('npm start (embedded engine)', () => {
     expect([frame.status, frame.headers.get('content-type')]).toEqual([200, 'image/jpeg']);
     await frame.arrayBuffer();
 
-    expect(await childrenOf(main.pid)).toEqual([]); // no ffmpeg/ffprobe left running after the extraction
+    expect(await mediaChildrenOf(main.pid)).toEqual([]); // no ffmpeg/ffprobe left running after the extraction
     main.child.kill('SIGINT');
     expect(await main.exited).toEqual({ code: 0, signal: null });
+    if (groupAlive(main.pid)) console.log("GROUP", (await import("node:child_process")).execFileSync("ps", ["-o", "pid,ppid,stat,comm", "-g", String(main.pid)]).toString());
     expect(groupAlive(main.pid)).toBe(false);
     expect(main.stderr.lines.some(logMatching({ msg: 'engine stopped' }))).toBe(true);
   });
@@ -290,14 +287,15 @@ describe('npm start (embedded engine)', () => {
     const endpoint = await graphiqlUrl(main);
     expect(endpoint).toMatch(/^http:\/\/localhost:[1-9]\d*\/graphql$/);
 
-    const taskId = await startExtraction(endpoint, await uploadClip(endpoint, clip));
+    const taskId = await startExtraction(endpoint, await uploadClip(main, endpoint, clip));
     const line = await main.stderr.waitFor(logMatching({ msg: 'ffmpeg started', taskId }));
     const ffmpegPid = (JSON.parse(line) as { pid: number }).pid;
-    expect(await childrenOf(main.pid)).toEqual([expect.stringMatching(new RegExp(`^${ffmpegPid} (ffmpeg|sleep)$`))]);
+    expect(await mediaChildrenOf(main.pid)).toEqual([expect.stringMatching(new RegExp(`^${ffmpegPid} (ffmpeg|sleep)$`))]);
 
     main.child.kill('SIGINT');
     expect(await main.exited).toEqual({ code: 0, signal: null });
     expect(() => process.kill(ffmpegPid, 0)).toThrow(expect.objectContaining({ code: 'ESRCH' }));
+    if (groupAlive(main.pid)) console.log("GROUP", (await import("node:child_process")).execFileSync("ps", ["-o", "pid,ppid,stat,comm", "-g", String(main.pid)]).toString());
     expect(groupAlive(main.pid)).toBe(false);
   });
 });
