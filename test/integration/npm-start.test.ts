@@ -273,7 +273,6 @@ describe('npm start (embedded engine)', () => {
     expect(await mediaChildrenOf(main.pid)).toEqual([]); // no ffmpeg/ffprobe left running after the extraction
     main.child.kill('SIGINT');
     expect(await main.exited).toEqual({ code: 0, signal: null });
-    if (groupAlive(main.pid)) console.log("GROUP", (await import("node:child_process")).execFileSync("ps", ["-o", "pid,ppid,stat,comm", "-g", String(main.pid)]).toString());
     expect(groupAlive(main.pid)).toBe(false);
     expect(main.stderr.lines.some(logMatching({ msg: 'engine stopped' }))).toBe(true);
   });
@@ -295,7 +294,6 @@ describe('npm start (embedded engine)', () => {
     main.child.kill('SIGINT');
     expect(await main.exited).toEqual({ code: 0, signal: null });
     expect(() => process.kill(ffmpegPid, 0)).toThrow(expect.objectContaining({ code: 'ESRCH' }));
-    if (groupAlive(main.pid)) console.log("GROUP", (await import("node:child_process")).execFileSync("ps", ["-o", "pid,ppid,stat,comm", "-g", String(main.pid)]).toString());
     expect(groupAlive(main.pid)).toBe(false);
   });
 });
