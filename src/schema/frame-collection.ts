@@ -2,8 +2,8 @@ import { GraphQLError } from 'graphql';
 import type { CollectionData } from '../loaders/index.js';
 import { COLLECTION_ID_PATTERN } from '../upstream/types.js';
 import { builder } from './builder.js';
+import { lookupById, resolveEntity } from './lookup.js';
 import { ErrorCode } from './error-codes.js';
-import { AssetNotFoundError, invalidIdError, toQueryError } from './errors.js';
 import { Frame } from './frame.js';
 
 export const MAX_FRAMES_PAGE = 1000;
@@ -54,13 +54,7 @@ FrameCollection.implement({
 
 builder.asEntity(FrameCollection, {
   key: builder.selection<{ id: string }>('id'),
-  // Async on purpose, and unknown ids reject: see the Frame entity.
-  resolveReference: async (ref, ctx) => {
-    if (!COLLECTION_ID_PATTERN.test(ref.id)) throw invalidIdError('collection', ref.id);
-    const collection = await ctx.loaders.collection.load(ref.id).catch((e: unknown) => Promise.reject(toQueryError(e)));
-    if (collection) return collection;
-    throw toQueryError(new AssetNotFoundError(ref.id));
-  },
+  resolveReference: (ref, ctx) => resolveEntity('collection', COLLECTION_ID_PATTERN, ref.id, (id) => ctx.loaders.collection.load(id)),
 });
 
 builder.queryField('frameCollection', (t) =>
@@ -69,12 +63,6 @@ builder.queryField('frameCollection', (t) =>
     nullable: true,
     description: 'A frame collection by id (im_<digits>), or null if it does not exist.',
     args: { id: t.arg.id({ required: true, description: 'Collection id.' }) },
-    resolve: (_root, { id }, ctx) => {
-      const collectionId = String(id);
-      if (!COLLECTION_ID_PATTERN.test(collectionId)) throw invalidIdError('collection', collectionId);
-      return ctx.loaders.collection.load(collectionId).catch((e: unknown) => {
-        throw toQueryError(e);
-      });
-    },
+    resolve: (_root, { id }, ctx) => lookupById('collection', COLLECTION_ID_PATTERN, String(id), (i) => ctx.loaders.collection.load(i)),
   }),
 );

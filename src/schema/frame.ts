@@ -1,7 +1,8 @@
 import type { FrameData } from '../loaders/index.js';
 import { FRAME_ID_PATTERN } from '../upstream/types.js';
 import { builder } from './builder.js';
-import { AssetNotFoundError, invalidIdError, toQueryError } from './errors.js';
+import { lookupById, resolveEntity } from './lookup.js';
+import { toQueryError } from './errors.js';
 import { FrameCollection } from './frame-collection.js';
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -63,15 +64,7 @@ Frame.implement({
 
 builder.asEntity(Frame, {
   key: builder.selection<{ id: string }>('id'),
-  // Async on purpose: @apollo/subgraph maps representations synchronously, so a synchronous throw would fail the
-  // whole `_entities` batch; a rejection nulls only this entry, with its error at `_entities.N`. Unknown ids
-  // reject too: a bare null makes the router fail the entity's non-null fields with a masked "Unexpected error".
-  resolveReference: async (ref, ctx) => {
-    if (!FRAME_ID_PATTERN.test(ref.id)) throw invalidIdError('frame', ref.id);
-    const frame = await ctx.loaders.frame.load(ref.id).catch((e: unknown) => Promise.reject(toQueryError(e)));
-    if (frame) return frame;
-    throw toQueryError(new AssetNotFoundError(ref.id));
-  },
+  resolveReference: (ref, ctx) => resolveEntity('frame', FRAME_ID_PATTERN, ref.id, (id) => ctx.loaders.frame.load(id)),
 });
 
 builder.queryField('frame', (t) =>
@@ -80,12 +73,6 @@ builder.queryField('frame', (t) =>
     nullable: true,
     description: 'A frame by id (imc_<digits>_<index>), or null if it does not exist.',
     args: { id: t.arg.id({ required: true, description: 'Frame id.' }) },
-    resolve: async (_root, { id }, ctx) => {
-      const frameId = String(id);
-      if (!FRAME_ID_PATTERN.test(frameId)) throw invalidIdError('frame', frameId);
-      return ctx.loaders.frame.load(frameId).catch((e: unknown) => {
-        throw toQueryError(e);
-      });
-    },
+    resolve: (_root, { id }, ctx) => lookupById('frame', FRAME_ID_PATTERN, String(id), (i) => ctx.loaders.frame.load(i)),
   }),
 );

@@ -3,15 +3,13 @@ import type { AssetData } from '../loaders/index.js';
 import { ImportError, importVideoFromUrl } from '../ingest/import-video.js';
 import { ASSET_ID_PATTERN } from '../upstream/types.js';
 import { builder } from './builder.js';
+import { lookupById, resolveEntity } from './lookup.js';
 import {
-  AssetNotFoundError,
   ImportFailedError,
   UploadRejectedError,
   UpstreamRateLimitedError,
   UpstreamUnavailableError,
-  invalidIdError,
   toDomainError,
-  toQueryError,
 } from './errors.js';
 import { FrameExtractionTask } from './frame-extraction-task.js';
 
@@ -59,13 +57,7 @@ VideoAsset.implement({
 
 builder.asEntity(VideoAsset, {
   key: builder.selection<{ id: string }>('id'),
-  // Async on purpose, and unknown ids reject: see the Frame entity.
-  resolveReference: async (ref, ctx) => {
-    if (!ASSET_ID_PATTERN.test(ref.id)) throw invalidIdError('asset', ref.id);
-    const asset = await ctx.loaders.asset.load(ref.id).catch((e: unknown) => Promise.reject(toQueryError(e)));
-    if (asset) return asset;
-    throw toQueryError(new AssetNotFoundError(ref.id));
-  },
+  resolveReference: (ref, ctx) => resolveEntity('asset', ASSET_ID_PATTERN, ref.id, (id) => ctx.loaders.asset.load(id)),
 });
 
 builder.queryField('videoAsset', (t) =>
@@ -74,13 +66,7 @@ builder.queryField('videoAsset', (t) =>
     nullable: true,
     description: 'An asset by id (re_<digits>), or null if it does not exist.',
     args: { id: t.arg.id({ required: true, description: 'Asset id.' }) },
-    resolve: (_root, { id }, ctx) => {
-      const assetId = String(id);
-      if (!ASSET_ID_PATTERN.test(assetId)) throw invalidIdError('asset', assetId);
-      return ctx.loaders.asset.load(assetId).catch((e: unknown) => {
-        throw toQueryError(e);
-      });
-    },
+    resolve: (_root, { id }, ctx) => lookupById('asset', ASSET_ID_PATTERN, String(id), (i) => ctx.loaders.asset.load(i)),
   }),
 );
 
