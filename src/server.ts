@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { createFetch } from '@whatwg-node/fetch';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
@@ -146,6 +147,9 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
       error: (...args) => logger.error(String(args[0]), { detail: args.slice(1).map(String) }),
     },
     landingPage: false,
+    // Abuse limits on every operation (HTTP, SSE and, through getEnveloped, graphql-ws). Aliases are generous
+    // because federation routers batch entity fetches under aliases.
+    plugins: [EnvelopArmorPlugin({ maxDepth: { n: 12 }, maxAliases: { n: 100 }, costLimit: { maxCost: 20_000 } })],
     // Multipart uploads: one file, bounded (yoga rejects anything larger with 413 before our resolver runs).
     fetchAPI: createFetch({
       formDataLimits: { files: 1, fileSize: config.uploadMaxBytes, fieldSize: 1_000_000, fields: 10, headerSize: 16_384 },

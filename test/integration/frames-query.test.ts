@@ -107,3 +107,14 @@ describe('never exceeds the upstream rate', () => {
     for (let i = 10; i < at.length; i++) expect(at[i]! - at[i - 10]!).toBeGreaterThanOrEqual(1000);
   });
 });
+
+describe('abuse limits', () => {
+  it('refuses an overly deep query before execution, without upstream calls', async () => {
+    const nest = (n: number): string => (n === 0 ? 'id' : `collection { frames { ${nest(n - 1)} } }`);
+    const deep = `{ frame(id: "imc_1_0") { ${nest(7)} } }`;
+    const res = await gw.graphql(deep);
+    expect(res.data ?? null).toBeNull();
+    expect(res.errors?.[0]?.message).toMatch(/depth/i);
+    expect(fake.calls).toHaveLength(0);
+  });
+});
