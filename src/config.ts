@@ -42,6 +42,7 @@ const EnvSchema = z.object({
   UPLOAD_MAX_BYTES: int(104_857_600, 1),
   IMPORT_MAX_BYTES: int(104_857_600, 1),
   IMPORT_TIMEOUT_MS: int(120_000, 100),
+  IMPORT_ALLOW_PRIVATE_NETWORKS: z.enum(['true', 'false', '1', '0']).default('false'),
   REDIS_URL: optionalString.pipe(z.url().optional()),
   REDIS_PREFIX: z.string().regex(/^[\w:.-]{1,64}$/, 'must be 1-64 characters of [A-Za-z0-9_:.-]').default('frames:'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
@@ -75,7 +76,8 @@ export interface Config {
   media: { signingSecret: string; signingSecretGenerated: boolean; urlTtlSeconds: number; cacheDir: string; cacheMaxBytes: number };
   /** `uploadVideo` file size cap (multipart uploads are held in memory while they are forwarded). */
   uploadMaxBytes: number;
-  import: { maxBytes: number; timeoutMs: number };
+  /** `importVideo` limits; private/loopback addresses are refused unless allowed (SSRF guard). */
+  import: { maxBytes: number; timeoutMs: number; allowPrivateNetworks: boolean };
   redisUrl: string | undefined;
   /** Prefix of every Redis key and channel (lets environments share one Redis). */
   redisPrefix: string;
@@ -140,7 +142,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       cacheMaxBytes: e.MEDIA_CACHE_MAX_BYTES,
     }),
     uploadMaxBytes: e.UPLOAD_MAX_BYTES,
-    import: Object.freeze({ maxBytes: e.IMPORT_MAX_BYTES, timeoutMs: e.IMPORT_TIMEOUT_MS }),
+    import: Object.freeze({
+      maxBytes: e.IMPORT_MAX_BYTES,
+      timeoutMs: e.IMPORT_TIMEOUT_MS,
+      allowPrivateNetworks: e.IMPORT_ALLOW_PRIVATE_NETWORKS === 'true' || e.IMPORT_ALLOW_PRIVATE_NETWORKS === '1',
+    }),
     redisUrl: e.REDIS_URL,
     redisPrefix: e.REDIS_PREFIX,
     logLevel: e.LOG_LEVEL,

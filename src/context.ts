@@ -8,6 +8,7 @@ import type { TaskService } from './jobs/tasks.js';
 import type { PubSub } from './pubsub/index.js';
 import type { UpstreamClient } from './upstream/client.js';
 import type { Logger } from './logger.js';
+import type { ImportLimits } from './ingest/import-video.js';
 
 /** Services shared by every operation. */
 export interface Services {
@@ -21,7 +22,7 @@ export interface Services {
   /** How often a task subscription re-reads the registry in case an event was lost. */
   subscriptionRecheckMs: number;
   /** Fetches a remote video for `importVideo` (size cap, timeout, content-type check). */
-  importLimits: { maxBytes: number; timeoutMs: number; fetch: typeof fetch };
+  importLimits: ImportLimits;
 }
 
 export interface Context extends Services {

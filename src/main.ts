@@ -6,11 +6,36 @@ import { mkdir } from 'node:fs/promises';
 import { ConfigError, loadConfig, maskSecret, webhookPath, type Config } from './config.js';
 import { createLogger } from './logger.js';
 import { createGateway } from './server.js';
+import { EngineConfigError, loadEngineConfig, type EngineConfig } from './engine/config.js';
+import { createEngine, type Engine } from './engine/index.js';
+
+/** Both configurations at once, so one message lists every problem (gateway and engine alike). */
+function loadAll(env: NodeJS.ProcessEnv): { config: Config; engineConfig: EngineConfig | undefined } {
+  const problems: string[] = [];
+  let config: Config | undefined;
+  let engineConfig: EngineConfig | undefined;
+  try {
+    config = loadConfig(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(...error.problems);
+  }
+  if (!env.MAVI_API_KEY?.trim()) {
+    try {
+      engineConfig = loadEngineConfig(env);
+    } catch (error) {
+      if (!(error instanceof EngineConfigError)) throw error;
+      problems.push(...error.issues);
+    }
+  }
+  if (problems.length > 0 || !config) throw new ConfigError(problems);
+  return { config, engineConfig };
+}
 
 async function main() {
-  let config: Config;
+  let loaded: ReturnType<typeof loadAll>;
   try {
-    config = loadConfig(process.env);
+    loaded = loadAll(process.env);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);
@@ -18,17 +43,16 @@ async function main() {
     }
     throw error;
   }
+  let { config } = loaded;
+  const { engineConfig } = loaded;
   const logger = createLogger({
     level: config.logLevel,
     secrets: [config.upstream.apiKey, config.webhook.secret, config.media.signingSecret].filter((s): s is string => !!s),
   });
 
-  let engine: { url: string; setWebhookUrl(url: string | undefined): void; stop(): Promise<void> } | undefined;
-  if (!config.upstream.apiKey) {
+  let engine: Engine | undefined;
+  if (engineConfig) {
     // Embedded mode: the engine is a separate service reached only by URL, started here for convenience.
-    const { createEngine } = await import('./engine/index.js');
-    const { loadEngineConfig } = await import('./engine/config.js');
-    const engineConfig = loadEngineConfig(process.env);
     await mkdir(engineConfig.dataDir, { recursive: true });
     engine = await createEngine({ ...engineConfig, logger: { info: logger.info, warn: logger.warn, error: logger.error } });
     config = { ...config, upstream: { ...config.upstream, baseUrl: engine.url, apiKey: engineConfig.apiKey } };

@@ -102,7 +102,12 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
     logger,
     now,
     lookupAsset: async (assetId) => {
-      const reply = await metadata.get(assetId);
+      let reply = await metadata.get(assetId);
+      if (reply.resources.find((r) => r.assetId === assetId)?.uploadStatus !== 'SUCCESS') {
+        // A cached "not ready" may be stale (the upload settled since): re-read before refusing the extraction.
+        metadata.invalidate(assetId);
+        reply = await metadata.get(assetId);
+      }
       const resource = reply.resources.find((r) => r.assetId === assetId) ?? reply.resources[0];
       if (!resource) throw new UpstreamError('NOT_FOUND', `Asset ${assetId} not found`);
       return resource;
@@ -131,7 +136,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
     store,
     mediaUrl: currentSigner.url,
     subscriptionRecheckMs: config.tasks.subscriptionRecheckMs,
-    importLimits: { maxBytes: config.import.maxBytes, timeoutMs: config.import.timeoutMs, fetch: fetchImpl },
+    importLimits: { ...config.import, fetch: fetchImpl },
   };
   const createContext = createContextFactory(services);
 

@@ -11,6 +11,8 @@ export class ImportError extends Error {
 export interface ImportLimits {
   maxBytes: number;
   timeoutMs: number;
+  /** Allow loopback, private and link-local targets (off by default: SSRF guard). */
+  allowPrivateNetworks: boolean;
   fetch: typeof fetch;
 }
 

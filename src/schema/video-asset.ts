@@ -86,6 +86,8 @@ const uploadErrors = [UploadRejectedError, UpstreamRateLimitedError, UpstreamUna
 const loadNewAsset = async (assetId: string, ctx: Context) => {
   ctx.metadata.invalidate(assetId);
   const asset = await ctx.loaders.asset.load(assetId);
+  // The upstream probes a new upload after replying, so this read is almost always UPLOADING: don't keep it.
+  ctx.metadata.invalidate(assetId);
   return { asset: asset ?? { id: assetId, extension: null, filename: null, fileSize: null, uploadStatus: 'WAITING' as const, createdAt: null } };
 };
 

@@ -90,10 +90,7 @@ async function startCallbackRelay(target: string) {
 
 /**
  * A real engine (key = the gateway's test key) behind a real gateway whose upstream calls are recorded.
- *
- * The gateway reads a new asset back right after uploading it and caches that reply (2 s while WAITING/UPLOADING).
- * The engine probes the file only after answering the upload, so that first read is held until the engine is idle:
- * the order the default UPSTREAM_RPS=1 pacing gives in production (read-back >= 1 s after the upload, probe ~0.1 s).
+ * (stale-upload-status.test.ts pins the race between the upload read-back and the engine's probe.)
  */
 async function setup(engineOptions: Partial<EngineOptions> = {}) {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'engine-gw-data-'));
@@ -109,17 +106,11 @@ async function setup(engineOptions: Partial<EngineOptions> = {}) {
   });
   disposers.push(engine.stop);
   const upstreamCalls: string[] = [];
-  const readBack = new Set<string>();
   const gatewayFetch: typeof fetch = async (input, init) => {
     const url = input instanceof Request ? input.url : String(input);
     if (!url.startsWith(engine.url)) return fetch(input, init); // importVideo's download of the source URL
     const route = url.slice(engine.url.length);
     upstreamCalls.push(`${init?.method ?? 'GET'} ${route}`);
-    const assetId = /^\/(re_\d+)\/metadata$/.exec(route)?.[1];
-    if (assetId && !readBack.has(assetId)) {
-      readBack.add(assetId);
-      await engine.idle();
-    }
     return fetch(input, init);
   };
   const gw: TestGateway = await startTestGateway({ upstreamUrl: engine.url, deps: { fetch: gatewayFetch } });

@@ -322,14 +322,14 @@ describe('npm start with a bad environment', () => {
     expect(main.stdout.text()).not.toContain('GraphiQL');
   });
 
-  it('lists every bad variable in one message (UPSTREAM_RPS=abc PORT=-1)', async () => {
-    const main = startMain(await embeddedEnv({ UPSTREAM_RPS: 'abc', PORT: '-1' }));
+  it('lists every bad variable, gateway and engine alike, in one message (UPSTREAM_RPS=abc PORT=-1 ENGINE_PORT=abc)', async () => {
+    const main = startMain(await embeddedEnv({ UPSTREAM_RPS: 'abc', PORT: '-1', ENGINE_PORT: 'abc' }));
     expect(await main.exited).toEqual({ code: 2, signal: null });
     await main.stderr.closed;
     const text = main.stderr.text();
     expect(text.match(/Invalid configuration:/g)).toHaveLength(1);
     const problems = text.split('\n').filter((l) => l.startsWith('  - '));
-    expect(problems).toHaveLength(2);
-    expect(problems.map((p) => p.slice(4, p.indexOf(':'))).sort()).toEqual(['PORT', 'UPSTREAM_RPS']);
+    expect(problems).toHaveLength(3);
+    expect(problems.map((p) => p.slice(4, p.indexOf(':'))).sort()).toEqual(['ENGINE_PORT', 'PORT', 'UPSTREAM_RPS']);
   });
 });
