@@ -333,3 +333,43 @@ describe('npm start with a bad environment', () => {
     expect(problems.map((p) => p.slice(4, p.indexOf(':'))).sort()).toEqual(['ENGINE_PORT', 'PORT', 'UPSTREAM_RPS']);
   });
 });
+
+describe('npm start with MAVI_API_KEY (remote upstream mode)', () => {
+  it('fronts the configured upstream, logs the webhook URL masked, never prints a secret, and webhook-url prints it whole', async () => {
+    const { startFakeUpstream } = await import('../helpers/fake-upstream.js');
+    const fake = await startFakeUpstream({ rps: 0, apiKey: 'sk-mavi-remote-key-123456' });
+    disposers.push(() => fake.close());
+    const secret = 'remote-webhook-secret-abcdef0123';
+    const env = await embeddedEnv({
+      MAVI_API_KEY: 'sk-mavi-remote-key-123456',
+      MAVI_WEBHOOK_SECRET: secret,
+      MAVI_BASE_URL: fake.url,
+      MEDIA_SIGNING_SECRET: 'media-signing-secret-0123456789abcdef',
+    });
+    const main = startMain(env);
+    const endpoint = await graphiqlUrl(main);
+    await main.stdout.waitFor((l) => l.includes('Webhook:'));
+    expect(main.stdout.text()).toContain('/webhooks/mavi/rem********');
+
+    const { collectionId } = fake.addCollection(3);
+    const res = await fetch(endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: `{ frameCollection(id: "${collectionId}") { frameCount } }` }),
+    });
+    expect(await res.json()).toEqual({ data: { frameCollection: { frameCount: 3 } } });
+    expect(fake.calls.map((c) => c.authorization)).toEqual(['sk-mavi-remote-key-123456']);
+
+    main.child.kill('SIGINT');
+    expect(await main.exited).toEqual({ code: 0, signal: null });
+    await Promise.all([main.stdout.closed, main.stderr.closed]);
+    const output = `${main.stdout.text()}\n${main.stderr.text()}`;
+    for (const value of [secret, 'sk-mavi-remote-key-123456', 'media-signing-secret-0123456789abcdef']) expect(output).not.toContain(value);
+
+    const printed = await run(process.execPath, ['--import', 'tsx', 'src/webhook-url.ts'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', ...env, PUBLIC_URL: 'https://frames.example.com' },
+    });
+    expect(printed.stdout).toBe(`https://frames.example.com/webhooks/mavi/${secret}\n`);
+  });
+});
