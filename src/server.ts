@@ -8,14 +8,13 @@ import type { AddressInfo, Socket } from 'node:net';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { createFetch } from '@whatwg-node/fetch';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
-import { useServer } from 'graphql-ws/use/ws';
 import { Redis } from 'ioredis';
-import { WebSocketServer } from 'ws';
 import { webhookPath, type Config } from './config.js';
 import { createContextFactory, type Context, type Services } from './context.js';
 import { createMemoryTaskStore, type TaskStore } from './jobs/store.js';
 import { createTaskService, type TaskService } from './jobs/tasks.js';
 import { sendJson } from './http/read-body.js';
+import { attachGraphQLWs } from './http/graphql-ws.js';
 import { createWebhookRoute, WEBHOOK_PREFIX } from './http/webhook-route.js';
 import { createMetadataCache, type MetadataCache } from './loaders/metadata-cache.js';
 import { createLogger, type Logger } from './logger.js';
@@ -32,8 +31,6 @@ import { createRedisTaskStore } from './jobs/redis-store.js';
 import { createRedisPubSub, type RedisPubSub } from './pubsub/redis.js';
 import type { Scheduler } from './upstream/rate-limit.js';
 import { UpstreamError } from './upstream/errors.js';
-
-type EnvelopedRoot = { execute: (args: unknown) => unknown; subscribe: (args: unknown) => unknown };
 
 export interface GatewayDeps {
   logger?: Logger;
@@ -192,30 +189,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
     socket.once('close', () => sockets.delete(socket));
   });
 
-  const wsServer = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
-  const wsDisposable = useServer(
-    {
-      // onSubscribe below puts yoga's enveloped execute/subscribe on rootValue.
-      execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
-      subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
-      onSubscribe: async (ctx, _id, params) => {
-        // Same envelop pipeline as HTTP: plugins, masking and context apply to websocket operations too.
-        const enveloped = yoga.getEnveloped({ ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, params });
-        const args = {
-          schema: enveloped.schema,
-          operationName: params.operationName,
-          document: enveloped.parse(params.query),
-          variableValues: params.variables,
-          contextValue: await enveloped.contextFactory(),
-          rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
-        };
-        const errors = enveloped.validate(args.schema, args.document);
-        if (errors.length > 0) return errors;
-        return args;
-      },
-    },
-    wsServer,
-  );
+  const graphqlWs = attachGraphQLWs(server, yoga);
 
   let baseUrl = '';
   return {
@@ -248,8 +222,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
     },
     async stop() {
       tasks.stop();
-      await wsDisposable.dispose();
-      wsServer.close();
+      await graphqlWs.dispose();
       await pubsub.dispose();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -113,7 +113,11 @@ async function setup(engineOptions: Partial<EngineOptions> = {}) {
     upstreamCalls.push(`${init?.method ?? 'GET'} ${route}`);
     return fetch(input, init);
   };
-  const gw: TestGateway = await startTestGateway({ upstreamUrl: engine.url, deps: { fetch: gatewayFetch } });
+  const gw: TestGateway = await startTestGateway({
+    upstreamUrl: engine.url,
+    deps: { fetch: gatewayFetch },
+    env: { IMPORT_ALLOW_PRIVATE_NETWORKS: 'true' }, // importVideo tests serve the file from 127.0.0.1
+  });
   disposers.push(gw.close);
   const relay = await startCallbackRelay(`${gw.url}/webhooks/mavi/${TEST_WEBHOOK_SECRET}`);
   disposers.push(relay.close);

@@ -115,6 +115,12 @@ describe('abuse limits', () => {
     const res = await gw.graphql(deep);
     expect(res.data ?? null).toBeNull();
     expect(res.errors?.[0]?.message).toMatch(/depth/i);
+    // The same limits apply over graphql-ws (executed through yoga's envelop).
+    const ws = gw.subscribeWs(deep);
+    await expect(ws.completed).rejects.toEqual([expect.objectContaining({ message: expect.stringMatching(/depth/i) })]);
+    // ... and a syntax error ends that operation only, not the socket.
+    const broken = gw.subscribeWs('{ frame(id: "imc_1_0") { id ');
+    await expect(broken.completed).rejects.toEqual([expect.objectContaining({ message: expect.stringMatching(/Syntax Error/) })]);
     expect(fake.calls).toHaveLength(0);
   });
 });

@@ -1,0 +1,52 @@
+/**
+ * graphql-ws on Yoga's HTTP server and path. Execution goes through `yoga.getEnveloped`, so websocket operations
+ * get the same plugins (armor limits, masking) and context as HTTP and SSE.
+ */
+import type { Server } from 'node:http';
+import { GraphQLError, type DocumentNode } from 'graphql';
+import type { YogaServerInstance } from 'graphql-yoga';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+
+type EnvelopedRoot = { execute: (args: unknown) => unknown; subscribe: (args: unknown) => unknown };
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function attachGraphQLWs(server: Server, yoga: YogaServerInstance<any, any>): { dispose(): Promise<void> } {
+  const wsServer = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
+  const disposable = useServer(
+    {
+      // onSubscribe below puts yoga's enveloped execute/subscribe on rootValue.
+      execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
+      subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
+      onSubscribe: async (ctx, _id, params) => {
+        // Same envelop pipeline as HTTP: plugins, masking and context apply to websocket operations too.
+        const enveloped = yoga.getEnveloped({ ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, params });
+        // A bad operation is an `error` message for that operation: thrown here it would close the whole socket.
+        let document: DocumentNode;
+        try {
+          document = enveloped.parse(params.query);
+          const errors = enveloped.validate(enveloped.schema, document);
+          if (errors.length > 0) return errors;
+        } catch (error) {
+          if (error instanceof GraphQLError) return [error];
+          throw error;
+        }
+        return {
+          schema: enveloped.schema,
+          operationName: params.operationName,
+          document,
+          variableValues: params.variables,
+          contextValue: await enveloped.contextFactory(),
+          rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
+        };
+      },
+    },
+    wsServer,
+  );
+  return {
+    async dispose() {
+      await disposable.dispose();
+      wsServer.close();
+    },
+  };
+}
