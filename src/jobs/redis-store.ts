@@ -132,6 +132,7 @@ export function createRedisTaskStore(options: RedisTaskStoreOptions): TaskStore 
     asset: (assetId: string) => `${prefix}asset:${assetId}`,
     idem: (key: string) => `${prefix}idem:${key}`,
     pending: `${prefix}pending`,
+    claim: (assetId: string) => `${prefix}submitting:${assetId}`,
   };
 
   const readTask = async (id: string): Promise<TaskRecord | null> => {
@@ -179,6 +180,14 @@ export function createRedisTaskStore(options: RedisTaskStoreOptions): TaskStore 
         [taskId, expiresAt, outcome.status, encodeOutcome(outcome), ttlMs, parkedMax, keys.parkedPrefix],
       );
       return reply === 1;
+    },
+
+    async claimSubmission(assetId, ttlMs) {
+      return (await redis.set(keys.claim(assetId), '1', 'PX', Math.max(1, Math.round(ttlMs)), 'NX')) === 'OK';
+    },
+
+    async releaseSubmission(assetId) {
+      await redis.del(keys.claim(assetId));
     },
 
     async listByAsset(assetId) {

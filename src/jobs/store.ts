@@ -59,6 +59,12 @@ export interface TaskStore {
   complete(id: string, outcome: TaskOutcome): Promise<TransitionResult>;
   /** Keeps a callback for an unknown id until `expiresAt`; the first one parked for an id wins. */
   park(callback: ParkedCallback): Promise<boolean>;
+  /**
+   * Marks "an extract call for this asset is under way" for up to `ttlMs`, across instances; false when another
+   * submission holds it. Keeps two instances from paying for the same asset at the same moment.
+   */
+  claimSubmission(assetId: string, ttlMs: number, now: number): Promise<boolean>;
+  releaseSubmission(assetId: string): Promise<void>;
   /** Tasks this gateway started for an asset, newest first. */
   listByAsset(assetId: string): Promise<TaskRecord[]>;
   findByIdempotencyKey(key: string): Promise<TaskRecord | null>;
@@ -102,6 +108,7 @@ export function createMemoryTaskStore(options: MemoryTaskStoreOptions = {}): Tas
   const byAsset = new Map<string, string[]>();
   const byKey = new Map<string, string>();
   const parked = new Map<string, ParkedCallback>();
+  const claims = new Map<string, number>();
 
   const takeParked = (id: string, now: number): ParkedCallback | undefined => {
     const p = parked.get(id);
@@ -140,6 +147,15 @@ export function createMemoryTaskStore(options: MemoryTaskStoreOptions = {}): Tas
         if (oldest !== undefined) parked.delete(oldest);
       }
       return true;
+    },
+    async claimSubmission(assetId, ttlMs, now) {
+      const until = claims.get(assetId);
+      if (until !== undefined && until > now) return false;
+      claims.set(assetId, now + ttlMs);
+      return true;
+    },
+    async releaseSubmission(assetId) {
+      claims.delete(assetId);
     },
     async listByAsset(assetId) {
       return (byAsset.get(assetId) ?? []).map((id) => tasks.get(id)).filter((t): t is TaskRecord => !!t);

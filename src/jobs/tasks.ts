@@ -5,7 +5,7 @@
 import type { UpstreamClient } from '../upstream/client.js';
 import type { AssetResource, ExtractFramesCallback } from '../upstream/types.js';
 import type { Logger } from '../logger.js';
-import type { PubSub } from '../pubsub/index.js';
+import type { PubSub, Subscription } from '../pubsub/index.js';
 import { TERMINAL_STATUSES, type TaskOutcome, type TaskRecord, type TaskStore } from './store.js';
 
 const VIDEO_EXTENSIONS = new Set(['mp4', 'mov', 'avi', 'webm', 'mkv', 'flv', 'wmv', 'mpeg', 'mpg', 'm4v', '3gp', 'ts']);
@@ -46,6 +46,8 @@ export interface TaskServiceDeps {
   timeoutSeconds: number;
   reuseSeconds: number;
   parkTtlSeconds: number;
+  /** How long a cross-instance submission claim lasts (default 60 s; covers one extract call and its retries). */
+  claimTtlMs?: number;
 }
 
 export interface TaskService {
@@ -137,6 +139,53 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
     return { task, reused: false };
   };
 
+  /** The next `asset:submitted` result, or undefined after `ms` (the other submission may have died). */
+  const nextSubmitted = async (updates: Subscription<{ taskId: string | null }>, ms: number) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), ms);
+    });
+    const result = await Promise.race([updates.next().then((r) => (r.done ? undefined : r.value)), timeout]);
+    clearTimeout(timer);
+    return result;
+  };
+
+  /**
+   * `startNew` under a cross-instance claim on the asset: when another instance is submitting the same asset right
+   * now, wait for its task instead of paying for a second extraction.
+   */
+  const startClaimed = async (assetId: string, idempotencyKey: string | null): Promise<SubmitResult> => {
+    const claimTtlMs = deps.claimTtlMs ?? 60_000;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      if (await store.claimSubmission(assetId, claimTtlMs, now())) {
+        try {
+          const result = await startNew(assetId, idempotencyKey);
+          pubsub.publish('asset:submitted', assetId, { taskId: result.task.id });
+          return result;
+        } catch (error) {
+          pubsub.publish('asset:submitted', assetId, { taskId: null });
+          throw error;
+        } finally {
+          await store.releaseSubmission(assetId);
+        }
+      }
+      // Listen first, then re-read: the other submission may have registered its task already.
+      const updates = pubsub.subscribe('asset:submitted', assetId);
+      try {
+        const reusable = await findReusable(assetId);
+        if (reusable) return { task: reusable, reused: true };
+        logger.info('waiting for another instance submitting the same asset', { assetId });
+        const submitted = await nextSubmitted(updates, claimTtlMs);
+        const task = submitted?.taskId ? await store.get(submitted.taskId) : null;
+        if (task) return { task, reused: true };
+      } finally {
+        await updates.return();
+      }
+    }
+    // The other submission failed or vanished twice: submit ourselves rather than fail the caller.
+    return startNew(assetId, idempotencyKey);
+  };
+
   return {
     async submit(assetId, options = {}) {
       const key = options.idempotencyKey ?? null;
@@ -162,7 +211,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
         const pending = inFlight.get(`asset:${assetId}`);
         if (pending) return join(pending);
       }
-      const promise = startNew(assetId, key);
+      const promise = force ? startNew(assetId, key) : startClaimed(assetId, key).then((r) => (r.reused ? bindKey(r) : r));
       const flights = [key ? `key:${key}` : null, force ? null : `asset:${assetId}`].filter((f): f is string => f !== null);
       for (const flight of flights) inFlight.set(flight, promise);
       const clear = () => {

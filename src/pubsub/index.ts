@@ -12,6 +12,8 @@ import type { TaskRecord } from '../jobs/store.js';
 /** Topic map: `noun:event` keyed by id. */
 export type Topics = {
   'task:updated': [taskId: string, task: TaskRecord];
+  /** An extract call for the asset finished: the registered task id, or null when the call failed. */
+  'asset:submitted': [assetId: string, result: { taskId: string | null }];
 };
 type TopicName = keyof Topics;
 

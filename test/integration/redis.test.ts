@@ -544,3 +544,44 @@ describe('REDIS_URL wiring (createGateway from config alone)', () => {
     }
   });
 });
+
+describe('cross-instance extract dedupe', () => {
+  it('bills one extraction when two instances get the same asset at the same moment', async () => {
+    const { createLogger } = await import('../../src/logger.js');
+    const { createDeferred } = await import('../helpers/deferred.js');
+    const fake = await startFakeUpstream({ rps: 0 });
+    const env = { REDIS_URL, REDIS_PREFIX: `${PREFIX}claim:`, UPSTREAM_RPS: '50' };
+    const bWaiting = createDeferred();
+    const bLogger = createLogger({
+      level: 'info',
+      write: (line) => {
+        if (line.includes('waiting for another instance submitting the same asset')) bWaiting.resolve();
+      },
+    });
+    const a = await startTestGateway({ upstreamUrl: fake.url, env });
+    const b = await startTestGateway({ upstreamUrl: fake.url, env, logger: bLogger });
+    try {
+      const assetId = fake.addAsset();
+      const extractArrived = createDeferred();
+      const release = createDeferred();
+      fake.onExtract = () => {
+        extractArrived.resolve();
+        return release.promise;
+      };
+      const query = `mutation($id: ID!) { extractFrames(assetId: $id) { ... on ExtractFramesSuccess { reused task { id } } } }`;
+      const onA = a.graphql(query, { id: assetId });
+      await extractArrived.promise; // A holds the claim and its extract call is in flight
+      const onB = b.graphql(query, { id: assetId });
+      await bWaiting.promise; // B saw the claim and waits instead of calling extract
+      release.resolve();
+      const [ra, rb] = await Promise.all([onA, onB]);
+      expect(ra.data!.extractFrames.reused).toBe(false);
+      expect(rb.data!.extractFrames).toEqual({ reused: true, task: ra.data!.extractFrames.task });
+      expect(fake.callsTo('POST', '/video/extract-frames')).toHaveLength(1);
+    } finally {
+      await a.close();
+      await b.close();
+      await fake.close();
+    }
+  });
+});

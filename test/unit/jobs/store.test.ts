@@ -159,3 +159,15 @@ describe('createMemoryTaskStore', () => {
     });
   });
 });
+
+describe('submission claims (memory store)', () => {
+  it('lets one submission per asset hold the claim until it is released or expires', async () => {
+    const store = createMemoryTaskStore();
+    expect(await store.claimSubmission('re_1', 1_000, 0)).toBe(true);
+    expect(await store.claimSubmission('re_1', 1_000, 500)).toBe(false);
+    expect(await store.claimSubmission('re_2', 1_000, 500)).toBe(true);
+    await store.releaseSubmission('re_1');
+    expect(await store.claimSubmission('re_1', 1_000, 600)).toBe(true);
+    expect(await store.claimSubmission('re_2', 1_000, 1_500)).toBe(true); // re_2's claim expired at 1 500
+  });
+});
