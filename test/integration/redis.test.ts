@@ -13,10 +13,10 @@ import { createScheduler } from '../../src/upstream/rate-limit.js';
 import { createRedisPacer, wrapSchedulerWithPacer, type PacerSlot } from '../../src/upstream/redis-pacer.js';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { startTestGateway, TEST_WEBHOOK_SECRET, type TestGateway } from '../helpers/gateway.js';
+import { pendingTask, T0 } from '../fixtures/tasks.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const PREFIX = `frames-test:${randomUUID()}:`;
-const T0 = 1_700_000_000_000;
 const connections = new Set<Redis>();
 
 /** A tracked connection: closed in afterAll even when a test forgets. */
@@ -56,21 +56,6 @@ afterAll(async () => {
   await Promise.all([...connections].map((c) => (c.status === 'end' ? undefined : c.quit().catch(() => c.disconnect()))));
 });
 
-function pendingTask(id: string, overrides: Partial<TaskRecord> = {}): TaskRecord {
-  return {
-    id,
-    assetId: 're_666914042514116608',
-    status: 'PENDING',
-    collectionId: null,
-    frameIds: [],
-    error: null,
-    submittedAt: T0,
-    completedAt: null,
-    deadlineAt: T0 + 60_000,
-    idempotencyKey: null,
-    ...overrides,
-  };
-}
 
 const outcome = (status: TaskOutcome['status'], completedAt = T0 + 1_000): TaskOutcome =>
   status === 'SUCCEEDED'

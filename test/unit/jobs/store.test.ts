@@ -3,27 +3,9 @@ import {
   canTransition,
   createMemoryTaskStore,
   type TaskOutcome,
-  type TaskRecord,
   type TaskStatus,
 } from '../../../src/jobs/store.js';
-
-const T0 = 1_700_000_000_000;
-
-function pendingTask(id: string, overrides: Partial<TaskRecord> = {}): TaskRecord {
-  return {
-    id,
-    assetId: 're_666914042514116608',
-    status: 'PENDING',
-    collectionId: null,
-    frameIds: [],
-    error: null,
-    submittedAt: T0,
-    completedAt: null,
-    deadlineAt: T0 + 60_000,
-    idempotencyKey: null,
-    ...overrides,
-  };
-}
+import { pendingTask, T0 } from '../../fixtures/tasks.js';
 
 const succeeded = (completedAt = T0 + 1_000): TaskOutcome => ({
   status: 'SUCCEEDED',

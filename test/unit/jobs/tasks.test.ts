@@ -5,8 +5,8 @@ import { silentLogger } from '../../../src/logger.js';
 import { createPubSub, type PubSub, type Subscription } from '../../../src/pubsub/index.js';
 import type { UpstreamClient } from '../../../src/upstream/client.js';
 import type { AssetResource, ExtractFramesCallback } from '../../../src/upstream/types.js';
+import { pendingTask, T0 } from '../../fixtures/tasks.js';
 
-const T0 = 1_700_000_000_000;
 const ASSET = 're_666914042514116608';
 const TIMEOUT_S = 60;
 const PARK_TTL_S = 900;
@@ -191,18 +191,7 @@ describe('applyCallback', () => {
       },
     };
     const { tasks } = setup({ store });
-    racer = {
-      id: 'raced',
-      assetId: ASSET,
-      status: 'PENDING',
-      collectionId: null,
-      frameIds: [],
-      error: null,
-      submittedAt: T0,
-      completedAt: null,
-      deadlineAt: T0 + 60_000,
-      idempotencyKey: null,
-    };
+    racer = pendingTask('raced', { assetId: ASSET });
     expect(await tasks.applyCallback(success('raced'))).toBe('applied');
     expect(await tasks.get('raced')).toMatchObject({ status: 'SUCCEEDED' });
   });

@@ -314,7 +314,7 @@ describe('download', () => {
     setup({ timeoutMs: 1000 });
     const body = new ReadableStream<Uint8Array>({
       start(controller) {
-        setTimeout(() => {
+        setTimeout(() => { // under fake timers: advanced below
           controller.enqueue(new Uint8Array([9]));
           controller.close();
         }, 60_000);
