@@ -9,12 +9,12 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import yauzl from 'yauzl';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { extractArgs, frameSelectFilter } from '../../src/engine/frames.js';
 import { createEngine, type Engine, type EngineOptions } from '../../src/engine/index.js';
 import { createDeferred, type Deferred } from '../helpers/deferred.js';
 import { ffmpegPath, frameNumberFromLuma, generateVideo } from '../helpers/video.js';
+import { isJpeg, unzip } from '../helpers/media.js';
 
 const KEY = 'sk-test-engine-key';
 const run = promisify(execFile);
@@ -197,29 +197,7 @@ async function filesUnder(dir: string): Promise<string[]> {
   return entries.filter((e) => e.isFile()).map((e) => path.relative(dir, path.join(e.parentPath, e.name)));
 }
 
-async function unzip(buffer: Buffer): Promise<Map<string, Buffer>> {
-  const zip = await yauzl.fromBufferPromise(buffer, { lazyEntries: true });
-  const out = new Map<string, Buffer>();
-  await new Promise<void>((resolve, reject) => {
-    zip.on('error', reject);
-    zip.on('end', () => resolve());
-    zip.on('entry', (entry: yauzl.Entry) => {
-      zip.openReadStream(entry, (err, stream) => {
-        if (err) return reject(err);
-        const chunks: Buffer[] = [];
-        stream.on('data', (c: Buffer) => chunks.push(c));
-        stream.on('end', () => {
-          out.set(entry.fileName, Buffer.concat(chunks));
-          zip.readEntry();
-        });
-      });
-    });
-    zip.readEntry();
-  });
-  return out;
-}
 
-const isJpeg = (b: Buffer) => b.length > 4 && b[0] === 0xff && b[1] === 0xd8 && b.at(-2) === 0xff && b.at(-1) === 0xd9;
 
 /** Upload, wait for SUCCESS, extract, await the callback. */
 async function extractClip(ctx: { api: ReturnType<typeof createApi>; receiver: Receiver }, file = videos.clip) {
