@@ -1,0 +1,155 @@
+/**
+ * The gateway's long-lived services, wired from config: upstream client and scheduler (paced through Redis when
+ * REDIS_URL is set), metadata cache, task registry and service, pub/sub, and media delivery. `server.ts` puts HTTP
+ * in front of them; `dispose()` releases everything created here.
+ */
+import { createHash } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { Config } from './config.js';
+import type { Services } from './context.js';
+import { createRedisTaskStore } from './jobs/redis-store.js';
+import { createMemoryTaskStore, type TaskStore } from './jobs/store.js';
+import { createTaskService, type TaskService } from './jobs/tasks.js';
+import { createMetadataCache, type MetadataCache } from './loaders/metadata-cache.js';
+import { createLogger, type Logger } from './logger.js';
+import { createDiskCache } from './media/disk-cache.js';
+import { createMediaHandler, type MediaRequestHandler } from './media/handler.js';
+import { createMediaService } from './media/media-service.js';
+import { createMediaSigner, type MediaSigner } from './media/signing.js';
+import { createPubSub, type PubSub } from './pubsub/index.js';
+import { createRedisPubSub, type RedisPubSub } from './pubsub/redis.js';
+import { createUpstreamClient } from './upstream/client.js';
+import { UpstreamError } from './upstream/errors.js';
+import { createScheduler, type Scheduler } from './upstream/rate-limit.js';
+import { createRedisPacer, wrapSchedulerWithPacer } from './upstream/redis-pacer.js';
+
+export interface GatewayDeps {
+  logger?: Logger;
+  /** fetch used for upstream calls and URL imports (tests inject nothing: they run a real fake upstream). */
+  fetch?: typeof fetch;
+  store?: TaskStore;
+  pubsub?: PubSub;
+  now?: () => number;
+}
+
+export type GatewayServices = Services & { scheduler: Scheduler; store: TaskStore };
+
+export interface ServiceRuntime {
+  services: GatewayServices;
+  media: MediaRequestHandler;
+  /** The public base URL media and webhook URLs are built on. */
+  readonly publicUrl: string;
+  /** Called once the listening port is known (when PUBLIC_URL is not set). */
+  setPublicUrl(url: string): void;
+  /** Resolves when shared connections (Redis pub/sub) are subscribed. */
+  ready(): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+export function createServices(config: Config, deps: GatewayDeps = {}): ServiceRuntime {
+  const secrets = [config.upstream.apiKey, config.webhook.secret, config.media.signingSecret].filter((s): s is string => !!s);
+  const logger = deps.logger ?? createLogger({ level: config.logLevel, secrets });
+  const fetchImpl = deps.fetch ?? globalThis.fetch;
+  const now = deps.now ?? Date.now;
+
+  // With REDIS_URL, instances share tasks, events and the account's request pacing.
+  const redis = config.redisUrl ? new Redis(config.redisUrl, { connectionName: 'frames-gateway' }) : undefined;
+  redis?.on('error', (error: unknown) => logger.warn('redis connection error', { error }));
+  const localScheduler = createScheduler({
+    rps: config.upstream.rps,
+    maxWaitMs: config.upstream.maxWaitMs,
+    marginMs: config.upstream.rateMarginMs,
+  });
+  const scheduler: Scheduler = redis
+    ? wrapSchedulerWithPacer(
+        localScheduler,
+        createRedisPacer({
+          redis,
+          // One pacer per upstream ACCOUNT (keys of an account share its limit; the key itself is never stored).
+          key: `${config.redisPrefix}pacer:${createHash('sha256').update(config.upstream.apiKey ?? '').digest('hex').slice(0, 16)}`,
+          rps: config.upstream.rps,
+          marginMs: config.upstream.rateMarginMs,
+        }),
+        { maxWaitMs: config.upstream.maxWaitMs },
+      )
+    : localScheduler;
+  const client = createUpstreamClient({
+    baseUrl: config.upstream.baseUrl,
+    apiKey: config.upstream.apiKey ?? '',
+    scheduler,
+    fetch: fetchImpl,
+    timeoutMs: config.upstream.timeoutMs,
+  });
+  const metadata: MetadataCache = createMetadataCache({ client });
+  const store = deps.store ?? (redis ? createRedisTaskStore({ redis, now, prefix: config.redisPrefix }) : createMemoryTaskStore());
+  const redisPubSub: RedisPubSub | undefined =
+    !deps.pubsub && config.redisUrl ? createRedisPubSub({ url: config.redisUrl, logger, channelPrefix: config.redisPrefix }) : undefined;
+  const pubsub = deps.pubsub ?? redisPubSub ?? createPubSub();
+  const tasks: TaskService = createTaskService({
+    store,
+    pubsub,
+    client,
+    logger,
+    now,
+    lookupAsset: async (assetId) => {
+      let reply = await metadata.get(assetId);
+      if (reply.resources.find((r) => r.assetId === assetId)?.uploadStatus !== 'SUCCESS') {
+        // A cached "not ready" may be stale (the upload settled since): re-read before refusing the extraction.
+        metadata.invalidate(assetId);
+        reply = await metadata.get(assetId);
+      }
+      const resource = reply.resources.find((r) => r.assetId === assetId) ?? reply.resources[0];
+      if (!resource) throw new UpstreamError('NOT_FOUND', `Asset ${assetId} not found`);
+      return resource;
+    },
+    timeoutSeconds: config.tasks.timeoutSeconds,
+    reuseSeconds: config.tasks.reuseSeconds,
+    parkTtlSeconds: config.webhook.pendingCallbackTtlSeconds,
+  });
+
+  let publicUrl = config.publicUrl ?? `http://localhost:${config.port}`;
+  const newSigner = () => createMediaSigner({ secret: config.media.signingSecret, ttlSeconds: config.media.urlTtlSeconds, publicUrl, now });
+  let signer = newSigner();
+
+  // The signer is re-created once the real port is known; hand out a stable facade.
+  const currentSigner: MediaSigner = { url: (id) => signer.url(id), verify: (...args) => signer.verify(...args) };
+  const mediaCache = createDiskCache({ dir: config.media.cacheDir, maxBytes: config.media.cacheMaxBytes });
+  const mediaService = createMediaService({ client, cache: mediaCache, logger });
+  const media = createMediaHandler({ signer: currentSigner, service: mediaService, logger });
+
+  const services: Services & { scheduler: Scheduler; store: TaskStore } = {
+    client,
+    metadata,
+    tasks,
+    pubsub,
+    logger,
+    scheduler,
+    store,
+    mediaUrl: currentSigner.url,
+    subscriptionRecheckMs: config.tasks.subscriptionRecheckMs,
+    importLimits: { ...config.import, fetch: fetchImpl },
+  };
+  return {
+    services,
+    media,
+    get publicUrl() {
+      return publicUrl;
+    },
+    setPublicUrl(url) {
+      publicUrl = url;
+      signer = newSigner();
+    },
+    ready: async () => {
+      await redisPubSub?.ready();
+    },
+    async dispose() {
+      tasks.stop();
+      await pubsub.dispose();
+      await mediaService.dispose();
+      await mediaCache.dispose();
+      scheduler.dispose();
+      await store.dispose();
+      await redis?.quit().catch(() => redis.disconnect());
+    },
+  };
+}
