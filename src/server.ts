@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { createFetch } from '@whatwg-node/fetch';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { webhookPath, type Config } from './config.js';
 import { createContextFactory, type Context } from './context.js';
@@ -39,6 +40,8 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
     schema,
     context: () => createContext(),
     graphiql: { subscriptionsProtocol: 'WS', title: 'frames gateway' },
+    // GraphiQL bundled into the page: no third-party CDN script, and it works offline.
+    renderGraphiQL,
     maskedErrors: true,
     logging: {
       debug: (...args) => logger.debug(String(args[0])),
