@@ -1,6 +1,6 @@
 /**
  * `POST /upload`: streams the `file` part of a multipart body to a temp file with a byte counter, renames it
- * into place on success (nothing half-written is ever visible), indexes it as UPLOADING, then probes it in
+ * into place on success (nothing half-written is ever visible), indexes it as WAITING, then probes it (UPLOADING) in
  * the background (SUCCESS or FAILED).
  */
 import { randomBytes } from 'node:crypto';
@@ -125,7 +125,8 @@ async function storeUpload(ctx: EngineContext, received: ReceivedFile): Promise<
     extension,
     contentType: pickContentType(received.contentType, extension),
     fileSize: received.size,
-    status: 'UPLOADING',
+    // WAITING until a probe slot takes it (UPLOADING while probed), then SUCCESS or FAILED, as the real API.
+    status: 'WAITING',
     kind: null,
     durationSeconds: null,
     file,
@@ -148,11 +149,15 @@ function pickContentType(declared: string | null, extension: string): string {
   return generic ? mimeForExtension(extension) : declared;
 }
 
-/** Probes an UPLOADING asset in the background and records SUCCESS or FAILED. */
+/** Probes a WAITING asset in the background (UPLOADING meanwhile) and records SUCCESS or FAILED. */
 export function scheduleProbe(ctx: EngineContext, assetId: string): void {
   ctx.probes.push(async () => {
-    const asset = ctx.store.getAsset(assetId);
+    let asset = ctx.store.getAsset(assetId);
     if (!asset) return;
+    if (asset.status === 'WAITING') {
+      asset = { ...asset, status: 'UPLOADING', modifyTime: Date.now() };
+      await ctx.store.putAsset(asset);
+    }
     const result = await probeMedia(ctx.runner, ctx.tools.ffprobe, ctx.store.resolve(asset.file), ctx.settings.probeTimeoutMs);
     // Interrupted by stop(): stays UPLOADING and is probed again at the next start.
     if (!result.ok && result.interrupted) return;
