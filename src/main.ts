@@ -58,6 +58,13 @@ async function main() {
     config = { ...config, upstream: { ...config.upstream, baseUrl: engine.url, apiKey: engineConfig.apiKey } };
   }
 
+  if (config.media.signingSecretGenerated) {
+    logger.warn(
+      config.redisUrl
+        ? 'MEDIA_SIGNING_SECRET is not set: each instance signs media URLs with its own random key, so URLs fail on the other instances'
+        : 'MEDIA_SIGNING_SECRET is not set: media URLs are signed with a random key and stop working after a restart',
+    );
+  }
   const gateway = createGateway(config, { logger });
   await gateway.start();
   const publicUrl = config.publicUrl ?? gateway.url.replace('127.0.0.1', 'localhost');
