@@ -7,7 +7,13 @@
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
-import { Readable } from 'node:stream';
+import { createWriteStream, openAsBlob } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import type { UpstreamClient } from '../upstream/client.js';
 import { hostOf, isPublicAddress, PRIVATE_ADDRESS_MESSAGE, PrivateAddressError, publicOnlyLookup, systemResolver, type Resolver } from './address-policy.js';
 
@@ -134,29 +140,31 @@ export async function importVideoFromUrl(url: string, client: UpstreamClient, li
     throw new ImportError(`the file is ${declared} bytes; the limit is ${limits.maxBytes}`);
   }
 
-  // Count bytes while streaming so a lying or absent Content-Length cannot exceed the cap.
-  const chunks: Uint8Array<ArrayBuffer>[] = [];
-  let size = 0;
-  const reader = response.body.getReader();
+  // Spool to a temp file, counting bytes so a lying or absent Content-Length cannot exceed the cap; the upload
+  // then reads a file-backed Blob (replayable on a 429 retry, never the whole video in memory).
+  const dir = await mkdtemp(join(tmpdir(), 'frames-import-'));
   try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > limits.maxBytes) throw new ImportError(`the file is larger than the limit of ${limits.maxBytes} bytes`);
-      chunks.push(new Uint8Array(value));
+    const file = join(dir, 'video');
+    let size = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        size += chunk.length;
+        done(size > limits.maxBytes ? new ImportError(`the file is larger than the limit of ${limits.maxBytes} bytes`) : null, chunk);
+      },
+    });
+    try {
+      await pipeline(Readable.fromWeb(response.body as NodeReadableStream<Uint8Array>), counter, createWriteStream(file), { signal });
+    } catch (error) {
+      if (error instanceof ImportError) throw error;
+      throw new ImportError(signal.aborted ? `fetching the URL took longer than ${limits.timeoutMs} ms` : 'the download was interrupted');
     }
-  } catch (error) {
-    await reader.cancel().catch(() => {});
-    if (error instanceof ImportError) throw error;
-    throw new ImportError(signal.aborted ? `fetching the URL took longer than ${limits.timeoutMs} ms` : 'the download was interrupted');
-  }
-  if (size === 0) throw new ImportError('the URL returned an empty file');
+    if (size === 0) throw new ImportError('the URL returned an empty file');
 
-  const filename = decodeURIComponent(parsed.pathname.split('/').pop() || 'video') || 'video';
-  const { assetId } = await client.upload(
-    { body: new Blob(chunks, { type: contentType }), filename, contentType, size },
-    { priority: 'interactive' },
-  );
-  return assetId;
+    const filename = decodeURIComponent(parsed.pathname.split('/').pop() || 'video') || 'video';
+    const body = await openAsBlob(file, { type: contentType });
+    const { assetId } = await client.upload({ body, filename, contentType, size }, { priority: 'interactive' });
+    return assetId;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }

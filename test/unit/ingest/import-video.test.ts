@@ -11,6 +11,8 @@ import { PRIVATE_ADDRESS_MESSAGE } from '../../../src/ingest/address-policy.js';
 import { fetchPublicOnly, ImportError, importVideoFromUrl, type DownloadGuard, type ImportLimits } from '../../../src/ingest/import-video.js';
 import type { UpstreamClient } from '../../../src/upstream/client.js';
 import { createDeferred } from '../../helpers/deferred.js';
+import { readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 
 interface TestServer {
   port: number;
@@ -193,6 +195,35 @@ describe('importVideoFromUrl', () => {
     expect(upload).toHaveBeenCalledWith(expect.objectContaining({ filename: 'x.mp4', contentType: 'video/mp4', size: 11 }), {
       priority: 'interactive',
     });
+  });
+
+  it('uploads a file-backed copy of what it downloaded, and leaves no temp file', async () => {
+    const l = limits(true);
+    let sent = '';
+    const upload = vi.fn(async (input: { body: Blob }) => {
+      sent = await input.body.text(); // read while the upload is in progress, as the real client does
+      return { assetId: 're_000000000000000001' };
+    });
+    const before = (await readdir(tmpdir())).filter((n) => n.startsWith('frames-import-'));
+    await importVideoFromUrl('http://127.0.0.1/x.mp4', { upload } as unknown as UpstreamClient, l);
+    expect(sent).toBe('video-bytes');
+    expect((await readdir(tmpdir())).filter((n) => n.startsWith('frames-import-'))).toEqual(before);
+  });
+
+  it('refuses a body over maxBytes even without a Content-Length, uploading nothing', async () => {
+    const l = limits(true);
+    const chunk = new Uint8Array(400);
+    l.fetch.mockImplementation(async () => {
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          controller.enqueue(chunk); // endless: only the byte counter stops it
+        },
+      });
+      return new Response(body, { headers: { 'content-type': 'video/mp4' } });
+    });
+    const { upload, client: c } = client();
+    await expect(importVideoFromUrl('http://127.0.0.1/x.mp4', c, l)).rejects.toThrow(/larger than the limit of 1000 bytes/);
+    expect(upload).not.toHaveBeenCalled();
   });
 
   it.each(['ftp://example.com/x.mp4', 'http://u:p@example.com/x.mp4', 'not a url'])('still refuses %s first', async (url) => {
