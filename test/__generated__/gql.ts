@@ -14,9 +14,6 @@ import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-
  * Learn more about it here: https://the-guild.dev/graphql/codegen/plugins/presets/preset-client#reducing-bundle-size
  */
 type Documents = {
-    "query CollectionFrames($id: ID!, $offset: Int, $limit: Int) {\n  frameCollection(id: $id) {\n    id\n    frameCount\n    complete\n    zipUrl\n    frames(offset: $offset, limit: $limit) {\n      id\n      index\n      extension\n      contentType\n      url\n    }\n  }\n}": typeof types.CollectionFramesDocument,
-    "mutation ExtractFrames($assetId: ID!, $force: Boolean, $idempotencyKey: String) {\n  extractFrames(assetId: $assetId, force: $force, idempotencyKey: $idempotencyKey) {\n    __typename\n    ... on ExtractFramesSuccess {\n      reused\n      task {\n        id\n        assetId\n        status\n        submittedAt\n      }\n    }\n    ... on Error {\n      message\n      code\n    }\n    ... on UpstreamRateLimitedError {\n      retryAfterSeconds\n    }\n  }\n}": typeof types.ExtractFramesDocument,
-    "subscription WatchFrameExtractionTask($id: ID!) {\n  frameExtractionTask(id: $id) {\n    id\n    status\n    frameCount\n    error\n    completedAt\n    collection {\n      id\n      frameCount\n    }\n  }\n}": typeof types.WatchFrameExtractionTaskDocument,
     "subscription FollowFrameExtraction($id: ID!) {\n  frameExtractionTask(id: $id) {\n    id\n    status\n    frameCount\n    collectionId\n    error\n  }\n}": typeof types.FollowFrameExtractionDocument,
     "query FrameCollectionFrames($id: ID!) {\n  frameCollection(id: $id) {\n    id\n    frameCount\n    frames {\n      id\n      index\n      url\n      contentType\n    }\n    zipUrl\n  }\n}": typeof types.FrameCollectionFramesDocument,
     "mutation ImportVideo($url: String!) {\n  importVideo(url: $url) {\n    __typename\n    ... on ImportVideoSuccess {\n      asset {\n        id\n        filename\n        fileSize\n        uploadStatus\n      }\n    }\n    ... on ImportFailedError {\n      url\n    }\n    ... on Error {\n      message\n      code\n    }\n  }\n}": typeof types.ImportVideoDocument,
@@ -26,9 +23,6 @@ type Documents = {
     "query VideoAssetStatus($id: ID!) {\n  videoAsset(id: $id) {\n    id\n    filename\n    extension\n    fileSize\n    uploadStatus\n    url\n  }\n}": typeof types.VideoAssetStatusDocument,
 };
 const documents: Documents = {
-    "query CollectionFrames($id: ID!, $offset: Int, $limit: Int) {\n  frameCollection(id: $id) {\n    id\n    frameCount\n    complete\n    zipUrl\n    frames(offset: $offset, limit: $limit) {\n      id\n      index\n      extension\n      contentType\n      url\n    }\n  }\n}": types.CollectionFramesDocument,
-    "mutation ExtractFrames($assetId: ID!, $force: Boolean, $idempotencyKey: String) {\n  extractFrames(assetId: $assetId, force: $force, idempotencyKey: $idempotencyKey) {\n    __typename\n    ... on ExtractFramesSuccess {\n      reused\n      task {\n        id\n        assetId\n        status\n        submittedAt\n      }\n    }\n    ... on Error {\n      message\n      code\n    }\n    ... on UpstreamRateLimitedError {\n      retryAfterSeconds\n    }\n  }\n}": types.ExtractFramesDocument,
-    "subscription WatchFrameExtractionTask($id: ID!) {\n  frameExtractionTask(id: $id) {\n    id\n    status\n    frameCount\n    error\n    completedAt\n    collection {\n      id\n      frameCount\n    }\n  }\n}": types.WatchFrameExtractionTaskDocument,
     "subscription FollowFrameExtraction($id: ID!) {\n  frameExtractionTask(id: $id) {\n    id\n    status\n    frameCount\n    collectionId\n    error\n  }\n}": types.FollowFrameExtractionDocument,
     "query FrameCollectionFrames($id: ID!) {\n  frameCollection(id: $id) {\n    id\n    frameCount\n    frames {\n      id\n      index\n      url\n      contentType\n    }\n    zipUrl\n  }\n}": types.FrameCollectionFramesDocument,
     "mutation ImportVideo($url: String!) {\n  importVideo(url: $url) {\n    __typename\n    ... on ImportVideoSuccess {\n      asset {\n        id\n        filename\n        fileSize\n        uploadStatus\n      }\n    }\n    ... on ImportFailedError {\n      url\n    }\n    ... on Error {\n      message\n      code\n    }\n  }\n}": types.ImportVideoDocument,
@@ -52,18 +46,6 @@ const documents: Documents = {
  */
 export function graphql(source: string): unknown;
 
-/**
- * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
- */
-export function graphql(source: "query CollectionFrames($id: ID!, $offset: Int, $limit: Int) {\n  frameCollection(id: $id) {\n    id\n    frameCount\n    complete\n    zipUrl\n    frames(offset: $offset, limit: $limit) {\n      id\n      index\n      extension\n      contentType\n      url\n    }\n  }\n}"): (typeof documents)["query CollectionFrames($id: ID!, $offset: Int, $limit: Int) {\n  frameCollection(id: $id) {\n    id\n    frameCount\n    complete\n    zipUrl\n    frames(offset: $offset, limit: $limit) {\n      id\n      index\n      extension\n      contentType\n      url\n    }\n  }\n}"];
-/**
- * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
- */
-export function graphql(source: "mutation ExtractFrames($assetId: ID!, $force: Boolean, $idempotencyKey: String) {\n  extractFrames(assetId: $assetId, force: $force, idempotencyKey: $idempotencyKey) {\n    __typename\n    ... on ExtractFramesSuccess {\n      reused\n      task {\n        id\n        assetId\n        status\n        submittedAt\n      }\n    }\n    ... on Error {\n      message\n      code\n    }\n    ... on UpstreamRateLimitedError {\n      retryAfterSeconds\n    }\n  }\n}"): (typeof documents)["mutation ExtractFrames($assetId: ID!, $force: Boolean, $idempotencyKey: String) {\n  extractFrames(assetId: $assetId, force: $force, idempotencyKey: $idempotencyKey) {\n    __typename\n    ... on ExtractFramesSuccess {\n      reused\n      task {\n        id\n        assetId\n        status\n        submittedAt\n      }\n    }\n    ... on Error {\n      message\n      code\n    }\n    ... on UpstreamRateLimitedError {\n      retryAfterSeconds\n    }\n  }\n}"];
-/**
- * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
- */
-export function graphql(source: "subscription WatchFrameExtractionTask($id: ID!) {\n  frameExtractionTask(id: $id) {\n    id\n    status\n    frameCount\n    error\n    completedAt\n    collection {\n      id\n      frameCount\n    }\n  }\n}"): (typeof documents)["subscription WatchFrameExtractionTask($id: ID!) {\n  frameExtractionTask(id: $id) {\n    id\n    status\n    frameCount\n    error\n    completedAt\n    collection {\n      id\n      frameCount\n    }\n  }\n}"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -7,7 +7,7 @@ import { silentLogger } from '../../../src/logger.js';
 import { schema } from '../../../src/schema/index.js';
 import { printSchemaFile } from '../../../src/schema/print.js';
 import { createGateway } from '../../../src/server.js';
-import { ExtractFramesDocument } from '../../__generated__/graphql.js';
+import { StartFrameExtractionDocument } from '../../__generated__/graphql.js';
 
 describe('schema/schema.graphql', () => {
   it('matches a fresh print of the Pothos schema (run `npm run codegen` after schema changes)', () => {
@@ -54,7 +54,7 @@ describe('typed documents (codegen client preset)', () => {
     const res = await gateway.yoga.fetch('http://gateway/graphql', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ query: print(ExtractFramesDocument), variables: { assetId: 'not-an-id' } }),
+      body: JSON.stringify({ query: print(StartFrameExtractionDocument), variables: { assetId: 'not-an-id' } }),
     });
     const body = (await res.json()) as { data: { extractFrames: Record<string, unknown> } };
     expect(body.data.extractFrames).toEqual({
