@@ -31,6 +31,7 @@ const EnvSchema = z.object({
   UPSTREAM_TIMEOUT_MS: int(30_000, 100),
   UPSTREAM_MAX_WAIT_MS: int(20_000, 0),
   TASK_TIMEOUT_SECONDS: int(1800, 1),
+  TASK_RETENTION_SECONDS: int(604_800, 0),
   PENDING_CALLBACK_TTL_SECONDS: int(900, 1),
   SUBSCRIPTION_RECHECK_MS: int(15_000, 10),
   WEBHOOK_MAX_BODY_BYTES: int(1_048_576, 1024),
@@ -72,7 +73,7 @@ export interface Config {
     maxBodyBytes: number;
     pendingCallbackTtlSeconds: number;
   };
-  tasks: { timeoutSeconds: number; reuseSeconds: number; subscriptionRecheckMs: number };
+  tasks: { timeoutSeconds: number; reuseSeconds: number; subscriptionRecheckMs: number; retentionSeconds: number };
   media: { signingSecret: string; signingSecretGenerated: boolean; urlTtlSeconds: number; cacheDir: string; cacheMaxBytes: number };
   /** `uploadVideo` file size cap (multipart uploads are held in memory while they are forwarded). */
   uploadMaxBytes: number;
@@ -133,6 +134,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       timeoutSeconds: e.TASK_TIMEOUT_SECONDS,
       reuseSeconds: e.EXTRACT_REUSE_SECONDS,
       subscriptionRecheckMs: e.SUBSCRIPTION_RECHECK_MS,
+      retentionSeconds: e.TASK_RETENTION_SECONDS,
     }),
     media: Object.freeze({
       signingSecret,

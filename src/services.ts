@@ -81,7 +81,10 @@ export function createServices(config: Config, deps: GatewayDeps = {}): ServiceR
     timeoutMs: config.upstream.timeoutMs,
   });
   const metadata: MetadataCache = createMetadataCache({ client });
-  const store = deps.store ?? (redis ? createRedisTaskStore({ redis, now, prefix: config.redisPrefix }) : createMemoryTaskStore());
+  const retentionMs = config.tasks.retentionSeconds * 1000;
+  const store =
+    deps.store ??
+    (redis ? createRedisTaskStore({ redis, now, prefix: config.redisPrefix, retentionMs }) : createMemoryTaskStore({ retentionMs }));
   const redisPubSub: RedisPubSub | undefined =
     !deps.pubsub && config.redisUrl ? createRedisPubSub({ url: config.redisUrl, logger, channelPrefix: config.redisPrefix }) : undefined;
   const pubsub = deps.pubsub ?? redisPubSub ?? createPubSub();

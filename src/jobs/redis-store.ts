@@ -30,6 +30,11 @@ export interface RedisTaskStoreOptions {
   ownsConnection?: boolean;
   /** Wall clock in epoch ms, only used to turn `expiresAt` into a PX TTL. Default `Date.now`. */
   now?: () => number;
+  /**
+   * How long a finished task (and its asset-index entry and idempotency key) is kept, in ms. Default 7 days;
+   * 0 keeps them forever.
+   */
+  retentionMs?: number;
 }
 
 /**
@@ -46,7 +51,7 @@ end
 
 /**
  * KEYS: task, parked, asset index, idempotency key (or ''), pending, parked index.
- * ARGV: task JSON, status, now, id, submittedAt, deadlineAt.
+ * ARGV: task JSON, status, now, id, submittedAt, deadlineAt, retention ms (0 = keep).
  * Returns { appliedParked, task JSON, outcome JSON or '' }.
  */
 const INSERT = script(`
@@ -68,7 +73,10 @@ if parked[1] then
   end
 end
 redis.call('HSET', KEYS[1], 'task', ARGV[1], 'status', status)
-if applied == 1 then redis.call('HSET', KEYS[1], 'outcome', outcome) end
+if applied == 1 then
+  redis.call('HSET', KEYS[1], 'outcome', outcome)
+  if tonumber(ARGV[7]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[7]) end
+end
 if status == 'PENDING' then redis.call('ZADD', KEYS[5], ARGV[6], ARGV[4]) end
 redis.call('ZADD', KEYS[3], ARGV[5], ARGV[4])
 if KEYS[4] ~= '' then redis.call('SET', KEYS[4], ARGV[4], 'NX') end
@@ -76,7 +84,7 @@ return { applied, ARGV[1], outcome }
 `);
 
 /**
- * KEYS: task, pending. ARGV: id, target status, outcome JSON.
+ * KEYS: task, pending. ARGV: id, target status, outcome JSON, retention ms (0 = keep).
  * Returns nil for an unknown id, else { changed, task JSON, outcome JSON or '' }.
  */
 const COMPLETE = script(`
@@ -86,6 +94,7 @@ if not current[1] then return nil end
 if not can_transition(current[2], ARGV[2]) then return { 0, current[1], current[3] or '' } end
 redis.call('HSET', KEYS[1], 'status', ARGV[2], 'outcome', ARGV[3])
 redis.call('ZREM', KEYS[2], ARGV[1])
+if tonumber(ARGV[4]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
 return { 1, current[1], ARGV[3] }
 `);
 
@@ -124,6 +133,7 @@ export function createRedisTaskStore(options: RedisTaskStoreOptions): TaskStore 
   const prefix = options.prefix ?? 'frames:';
   const parkedMax = options.parkedMax ?? 10_000;
   const wallClock = options.now ?? Date.now;
+  const retentionMs = options.retentionMs ?? 7 * 24 * 3600 * 1000;
   const keys = {
     task: (id: string) => `${prefix}task:${id}`,
     parkedPrefix: `${prefix}parked:`,
@@ -153,16 +163,23 @@ export function createRedisTaskStore(options: RedisTaskStoreOptions): TaskStore 
           keys.pending,
           keys.parkedIndex,
         ],
-        [encodeTask(task), task.status, now, task.id, task.submittedAt, task.deadlineAt],
+        [encodeTask(task), task.status, now, task.id, task.submittedAt, task.deadlineAt, retentionMs],
       );
       const [applied, json, outcome] = reply as [number, string, string];
+      if (retentionMs > 0) {
+        // Index entries live as long as the task can: its deadline plus the retention of a finished task.
+        const ttl = Math.max(1, Math.ceil(task.deadlineAt - now + retentionMs));
+        const indexes = redis.pipeline().pexpire(keys.asset(task.assetId), ttl);
+        if (task.idempotencyKey) indexes.pexpire(keys.idem(task.idempotencyKey), ttl);
+        await indexes.exec();
+      }
       return { task: decode(json, outcome), appliedParked: applied === 1 };
     },
 
     get: readTask,
 
     async complete(id, outcome): Promise<TransitionResult> {
-      const reply = (await runScript(redis, COMPLETE, [keys.task(id), keys.pending], [id, outcome.status, encodeOutcome(outcome)])) as
+      const reply = (await runScript(redis, COMPLETE, [keys.task(id), keys.pending], [id, outcome.status, encodeOutcome(outcome), retentionMs])) as
         | [number, string, string]
         | null;
       if (!reply) return { changed: false, task: null };
@@ -197,11 +214,14 @@ export function createRedisTaskStore(options: RedisTaskStoreOptions): TaskStore 
       for (const id of ids) pipeline.hmget(keys.task(id), 'task', 'outcome');
       const replies = (await pipeline.exec()) ?? [];
       const tasks: TaskRecord[] = [];
-      for (const [error, value] of replies) {
+      const expired: string[] = [];
+      replies.forEach(([error, value], i) => {
         if (error) throw error;
         const [task, outcome] = value as [string | null, string | null];
         if (task) tasks.push(decode(task, outcome ?? ''));
-      }
+        else expired.push(ids[i]!);
+      });
+      if (expired.length > 0) await redis.zrem(keys.asset(assetId), ...expired);
       return tasks;
     },
 

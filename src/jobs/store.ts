@@ -100,14 +100,25 @@ export function applyOutcome(task: TaskRecord, outcome: TaskOutcome): TaskRecord
 export interface MemoryTaskStoreOptions {
   /** Upper bound on parked callbacks (oldest dropped first). */
   maxParked?: number;
+  /** How long a finished task is kept after it finished, in ms (default 7 days; 0 keeps it forever). */
+  retentionMs?: number;
 }
 
 export function createMemoryTaskStore(options: MemoryTaskStoreOptions = {}): TaskStore {
   const maxParked = options.maxParked ?? 10_000;
+  const retentionMs = options.retentionMs ?? 7 * 24 * 3600 * 1000;
+
   const tasks = new Map<string, TaskRecord>();
   const byAsset = new Map<string, string[]>();
   const byKey = new Map<string, string>();
   const parked = new Map<string, ParkedCallback>();
+  const forget = (task: TaskRecord) => {
+    tasks.delete(task.id);
+    const siblings = (byAsset.get(task.assetId) ?? []).filter((id) => id !== task.id);
+    if (siblings.length > 0) byAsset.set(task.assetId, siblings);
+    else byAsset.delete(task.assetId);
+    for (const [key, id] of byKey) if (id === task.id) byKey.delete(key);
+  };
   const claims = new Map<string, number>();
 
   const takeParked = (id: string, now: number): ParkedCallback | undefined => {
@@ -170,7 +181,11 @@ export function createMemoryTaskStore(options: MemoryTaskStoreOptions = {}): Tas
     },
     async overdue(now) {
       const ids: string[] = [];
-      for (const t of tasks.values()) if (t.status === 'PENDING' && t.deadlineAt <= now) ids.push(t.id);
+      for (const t of tasks.values()) {
+        if (t.status === 'PENDING' && t.deadlineAt <= now) ids.push(t.id);
+        // Finished tasks past their retention are dropped here, so a long-running process stays bounded.
+        else if (retentionMs > 0 && t.completedAt !== null && t.completedAt + retentionMs < now) forget(t);
+      }
       // Expired parked callbacks are dropped here too, so the map stays bounded by time as well as size.
       for (const [id, p] of parked) if (p.expiresAt < now) parked.delete(id);
       return ids;

@@ -245,6 +245,28 @@ describe('createRedisTaskStore specifics', () => {
     expect(JSON.parse((await admin.hget(`${prefix}task:t-2`, 'task'))!)).toEqual(pendingTask('t-2'));
   });
 
+  it('expires a finished task after the retention, with its indexes, and forgets vanished index entries', async () => {
+    const prefix = `${PREFIX}retention-${randomUUID()}:`;
+    const store = createRedisTaskStore({ redis: admin, prefix, retentionMs: 60_000 });
+    await store.insert(pendingTask('t-1', { idempotencyKey: 'k-1' }), T0);
+    await store.insert(pendingTask('t-2'), T0);
+    // Indexes live for the deadline (60 s after T0) plus the retention.
+    expect(await admin.pttl(`${prefix}idem:k-1`)).toBeGreaterThan(110_000);
+    expect(await admin.pttl(`${prefix}asset:re_666914042514116608`)).toBeGreaterThan(110_000);
+    expect(await admin.pttl(`${prefix}task:t-1`)).toBe(-1); // PENDING: kept until it finishes
+    await store.complete('t-1', outcome('SUCCEEDED'));
+    const ttl = await admin.pttl(`${prefix}task:t-1`);
+    expect(ttl).toBeGreaterThan(55_000);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+    // A task finished by a parked callback at registration expires too.
+    await store.park({ taskId: 't-3', outcome: outcome('FAILED'), expiresAt: Date.now() + 30_000 });
+    expect((await store.insert(pendingTask('t-3'), T0)).appliedParked).toBe(true);
+    expect(await admin.pttl(`${prefix}task:t-3`)).toBeGreaterThan(55_000);
+    await admin.del(`${prefix}task:t-1`, `${prefix}task:t-3`); // what the expiry does once the retention has passed
+    expect((await store.listByAsset('re_666914042514116608')).map((t) => t.id)).toEqual(['t-2']);
+    expect(await admin.zrange(`${prefix}asset:re_666914042514116608`, 0, -1)).toEqual(['t-2']);
+  });
+
   it('reloads its scripts after SCRIPT FLUSH (EVALSHA falls back to EVAL)', async () => {
     const store = createRedisTaskStore({ redis: admin, prefix: `${PREFIX}flush-${randomUUID()}:` });
     await store.insert(pendingTask('t-1'), T0);

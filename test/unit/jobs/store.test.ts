@@ -153,3 +153,18 @@ describe('submission claims (memory store)', () => {
     expect(await store.claimSubmission('re_2', 1_000, 1_500)).toBe(true); // re_2's claim expired at 1 500
   });
 });
+
+describe('retention (memory store)', () => {
+  it('drops a finished task, its asset index entry and its key once the retention has passed', async () => {
+    const store = createMemoryTaskStore({ retentionMs: 60_000 });
+    await store.insert(pendingTask('done', { idempotencyKey: 'k' }), T0);
+    await store.insert(pendingTask('open'), T0);
+    await store.complete('done', { status: 'SUCCEEDED', collectionId: 'im_1', frameIds: ['imc_1_0'], error: null, completedAt: T0 + 1_000 });
+    await store.overdue(T0 + 61_000); // exactly at the edge: still kept
+    expect(await store.get('done')).not.toBeNull();
+    await store.overdue(T0 + 61_001);
+    expect(await store.get('done')).toBeNull();
+    expect(await store.findByIdempotencyKey('k')).toBeNull();
+    expect((await store.listByAsset('re_666914042514116608')).map((t) => t.id)).toEqual(['open']);
+  });
+});
