@@ -1,5 +1,6 @@
 import { GraphQLError } from 'graphql';
 import { followTask } from '../jobs/follow-task.js';
+import { createLoaders } from '../loaders/index.js';
 import type { TaskRecord } from '../jobs/store.js';
 import { ASSET_ID_PATTERN, TASK_ID_PATTERN } from '../upstream/types.js';
 import { builder } from './builder.js';
@@ -181,6 +182,11 @@ builder.subscriptionField('frameExtractionTask', (t) =>
       }
       return followTask(current, updates, () => ctx.tasks.get(taskId), ctx.subscriptionRecheckMs);
     },
-    resolve: (task) => task,
+    // Each event gets fresh DataLoaders: the subscription's context lives as long as the subscription, and a
+    // loader cache must not carry one event's reads into the next (stale-loader pitfall).
+    resolve: (task, _args, ctx) => {
+      ctx.loaders = createLoaders(ctx.metadata);
+      return task;
+    },
   }),
 );

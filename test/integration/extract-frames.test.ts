@@ -235,3 +235,24 @@ describe('lost events', () => {
     expect(lossy.listenerCount()).toBe(0);
   });
 });
+
+describe('subscription events and loaders', () => {
+  it('resolves every event with fresh loaders (no loader cache carried from one event to the next)', async () => {
+    const assetId = fake.addAsset();
+    const result = await extract(assetId);
+    const metadata = gw.gateway.services.metadata;
+    const original = metadata.get.bind(metadata);
+    const reads: string[] = [];
+    metadata.get = (id, priority) => {
+      reads.push(id);
+      return original(id, priority);
+    };
+    const sub = gw.subscribeWs(`subscription($id: ID!) { frameExtractionTask(id: $id) { status asset { id } } }`, { id: result.task.id });
+    expect((await sub.events.next()).data!.frameExtractionTask).toEqual({ status: 'PENDING', asset: { id: assetId } });
+    await fake.completeTask(result.task.id, { frames: 1 });
+    expect((await sub.events.next()).data!.frameExtractionTask).toEqual({ status: 'SUCCEEDED', asset: { id: assetId } });
+    await sub.completed;
+    // One read per event: a per-subscription loader would have answered the second from its own cache.
+    expect(reads).toEqual([assetId, assetId]);
+  });
+});
