@@ -3,6 +3,7 @@
  * Reused by other suites: keep `generateVideo` and `ffmpegPath` stable.
  */
 import { execFile } from 'node:child_process';
+import { chmod, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -97,4 +98,16 @@ async function decodeLuma(jpeg: string | Buffer, pixels: number): Promise<Buffer
     child.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`ffmpeg decode exited with ${code}`))));
   });
   return Buffer.concat(out).subarray(0, pixels);
+}
+
+/**
+ * A stand-in ffprobe that waits until `open()` is called, then runs the real one: lets a test hold upload probes
+ * (and observe WAITING / UPLOADING) for as long as it needs. The waiting happens in the stand-in, not the test.
+ */
+export async function gatedFfprobe(dir: string): Promise<{ path: string; open(): Promise<void> }> {
+  const gate = path.join(dir, 'probe-gate');
+  const file = path.join(dir, 'ffprobe');
+  await writeFile(file, `#!/bin/sh\nwhile [ ! -e '${gate}' ]; do sleep 0.02; done\nexec '${ffprobePath()}' "$@"\n`);
+  await chmod(file, 0o755);
+  return { path: file, open: () => writeFile(gate, '') };
 }

@@ -1,14 +1,14 @@
 /**
  * The engine's upload states follow the real API: WAITING (stored, waiting for a probe slot), UPLOADING (being
- * probed), then SUCCESS or FAILED. ffprobe is wrapped to wait for a gate file, so the test holds the probes where it
- * wants and opens the gate when it is done looking.
+ * probed), then SUCCESS or FAILED. ffprobe is gated (gatedFfprobe), so the test holds the probes where it wants and
+ * opens the gate when it is done looking.
  */
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { createEngine } from '../../src/engine/index.js';
-import { ffprobePath, generateVideo } from '../helpers/video.js';
+import { gatedFfprobe, generateVideo } from '../helpers/video.js';
 
 const KEY = 'engine-status-key';
 let disposers: Array<() => Promise<unknown>> = [];
@@ -20,13 +20,9 @@ afterEach(async () => {
 it('shows WAITING while probe slots are busy, UPLOADING while probed, then SUCCESS', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'engine-status-'));
   disposers.push(() => rm(dir, { recursive: true, force: true }));
-  const gate = path.join(dir, 'probe-gate');
-  const ffprobe = path.join(dir, 'ffprobe');
-  // The stand-in ffprobe (not the test) waits for the gate, then runs the real one.
-  await writeFile(ffprobe, `#!/bin/sh\nwhile [ ! -e '${gate}' ]; do sleep 0.02; done\nexec '${ffprobePath()}' "$@"\n`);
-  await chmod(ffprobe, 0o755);
+  const ffprobe = await gatedFfprobe(dir);
   const clip = await readFile(await generateVideo({ dir, seconds: 1 }));
-  const engine = await createEngine({ apiKey: KEY, dataDir: path.join(dir, 'data'), ffprobePath: ffprobe, logger: { info() {}, warn() {}, error() {} } });
+  const engine = await createEngine({ apiKey: KEY, dataDir: path.join(dir, 'data'), ffprobePath: ffprobe.path, logger: { info() {}, warn() {}, error() {} } });
   disposers.push(engine.stop);
 
   const upload = async (name: string) => {
@@ -45,7 +41,7 @@ it('shows WAITING while probe slots are busy, UPLOADING while probed, then SUCCE
   expect(await status(ids[0]!)).toBe('UPLOADING');
   expect(await status(ids[2]!)).toBe('WAITING');
 
-  await writeFile(gate, ''); // open the gate: every probe, held or still to come, runs
+  await ffprobe.open(); // open the gate: every probe, held or still to come, runs
   await engine.idle();
   expect(await Promise.all(ids.map(status))).toEqual(['SUCCESS', 'SUCCESS', 'SUCCESS']);
 });

@@ -1,22 +1,19 @@
 /**
  * Regression test for the stale post-upload status: the gateway caches its read-back of a new asset (UPLOADING)
  * and then keeps reporting it, and refusing extractFrames, after the engine finished probing the file.
- * ffprobe is wrapped so it waits on a FIFO: the read-back is guaranteed to happen while the probe is blocked.
+ * ffprobe is gated (gatedFfprobe): the read-back is guaranteed to happen while the probe is held.
  */
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterEach, expect, it } from 'vitest';
 import { createEngine } from '../../src/engine/index.js';
 import { startTestGateway, TEST_API_KEY, TEST_WEBHOOK_SECRET } from '../helpers/gateway.js';
 import { postGraphQLMultipart } from '../helpers/multipart.js';
-import { ffprobePath, generateVideo } from '../helpers/video.js';
+import { gatedFfprobe, generateVideo } from '../helpers/video.js';
 
 const operation = (name: string) => readFileSync(new URL(`../operations/${name}.graphql`, import.meta.url), 'utf8');
-const run = promisify(execFile);
 let disposers: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   for (const dispose of disposers.reverse()) await dispose();
@@ -26,17 +23,13 @@ afterEach(async () => {
 it('reports SUCCESS and extracts once the probe finished, although the upload read back UPLOADING', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'stale-status-'));
   disposers.push(() => rm(dir, { recursive: true, force: true }));
-  const fifo = path.join(dir, 'probe-gate');
-  await run('mkfifo', [fifo]);
-  const ffprobe = path.join(dir, 'ffprobe');
-  await writeFile(ffprobe, `#!/bin/sh\ncat '${fifo}' > /dev/null\nexec '${ffprobePath()}' "$@"\n`);
-  await chmod(ffprobe, 0o755);
+  const ffprobe = await gatedFfprobe(dir);
   const clip = await readFile(await generateVideo({ dir, seconds: 2 }));
 
   const engine = await createEngine({
     apiKey: TEST_API_KEY,
     dataDir: path.join(dir, 'data'),
-    ffprobePath: ffprobe,
+    ffprobePath: ffprobe.path,
     logger: { info() {}, warn() {}, error() {} },
   });
   disposers.push(engine.stop);
@@ -52,7 +45,7 @@ it('reports SUCCESS and extracts once the probe finished, although the upload re
   expect(body.data!.uploadVideo.asset.uploadStatus).toMatch(/^(WAITING|UPLOADING)$/);
   const assetId = body.data!.uploadVideo.asset.id as string;
 
-  await writeFile(fifo, ''); // let the probe run
+  await ffprobe.open(); // let the probe run
   await engine.idle();
   expect((await gw.graphql(operation('video-asset'), { id: assetId })).data!.videoAsset.uploadStatus).toBe('SUCCESS');
   expect((await gw.graphql(operation('start-frame-extraction'), { assetId })).data!.extractFrames.__typename).toBe('ExtractFramesSuccess');
