@@ -30,12 +30,18 @@ const EnvSchema = z.object({
   UPSTREAM_RATE_MARGIN_MS: int(50, 0),
   UPSTREAM_TIMEOUT_MS: int(30_000, 100),
   UPSTREAM_MAX_WAIT_MS: int(20_000, 0),
+  UPSTREAM_STALL_MS: int(15_000, 100),
   TASK_TIMEOUT_SECONDS: int(1800, 1),
   TASK_RETENTION_SECONDS: int(604_800, 0),
   PENDING_CALLBACK_TTL_SECONDS: int(900, 1),
   SUBSCRIPTION_RECHECK_MS: int(15_000, 10),
   WEBHOOK_MAX_BODY_BYTES: int(1_048_576, 1024),
   EXTRACT_REUSE_SECONDS: int(3600, 0),
+  EXTRACT_CLAIM_TTL_MS: int(30_000, 100),
+  TASK_LATE_RESULT_GRACE_SECONDS: int(3600, 0),
+  DATA_DIR: z.string().min(1).default('./data'),
+  SHUTDOWN_TIMEOUT_MS: int(10_000, 0),
+  UPLOAD_CONCURRENCY: int(4, 1),
   MEDIA_SIGNING_SECRET: optionalString.pipe(z.string().min(32, 'must be at least 32 characters').optional()),
   MEDIA_URL_TTL_SECONDS: int(3600, 10),
   MEDIA_CACHE_DIR: z.string().default('./data/media-cache'),
@@ -65,6 +71,8 @@ export interface Config {
     rateMarginMs: number;
     timeoutMs: number;
     maxWaitMs: number;
+    /** A download (zip, frame, video) that receives no bytes for this long is aborted. */
+    stallMs: number;
   };
   webhook: {
     secret: string;
@@ -73,10 +81,25 @@ export interface Config {
     maxBodyBytes: number;
     pendingCallbackTtlSeconds: number;
   };
-  tasks: { timeoutSeconds: number; reuseSeconds: number; subscriptionRecheckMs: number; retentionSeconds: number };
+  tasks: {
+    timeoutSeconds: number;
+    reuseSeconds: number;
+    subscriptionRecheckMs: number;
+    retentionSeconds: number;
+    /** Initial TTL of the cross-instance extract claim on an asset (renewed while the extract call runs). */
+    claimTtlMs: number;
+    /** How long a subscription stays open after TIMED_OUT for a late SUCCEEDED/FAILED (0 = complete at once). */
+    lateResultGraceSeconds: number;
+  };
   media: { signingSecret: string; signingSecretGenerated: boolean; urlTtlSeconds: number; cacheDir: string; cacheMaxBytes: number };
-  /** `uploadVideo` file size cap (multipart uploads are held in memory while they are forwarded). */
+  /** `uploadVideo` file size cap. */
   uploadMaxBytes: number;
+  /** Uploads and imports forwarded upstream at once; the rest queue (fail fast past `upstream.maxWaitMs`). */
+  uploadConcurrency: number;
+  /** Local state of this instance (the webhook spool used while Redis is unreachable). */
+  dataDir: string;
+  /** How long a graceful shutdown waits for in-flight requests before closing them. */
+  shutdownTimeoutMs: number;
   /** `importVideo` limits; private/loopback addresses are refused unless allowed (SSRF guard). */
   import: { maxBytes: number; timeoutMs: number; allowPrivateNetworks: boolean };
   redisUrl: string | undefined;
@@ -123,6 +146,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       rateMarginMs: e.UPSTREAM_RATE_MARGIN_MS,
       timeoutMs: e.UPSTREAM_TIMEOUT_MS,
       maxWaitMs: e.UPSTREAM_MAX_WAIT_MS,
+      stallMs: e.UPSTREAM_STALL_MS,
     }),
     webhook: Object.freeze({
       secret: webhookSecret,
@@ -135,6 +159,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       reuseSeconds: e.EXTRACT_REUSE_SECONDS,
       subscriptionRecheckMs: e.SUBSCRIPTION_RECHECK_MS,
       retentionSeconds: e.TASK_RETENTION_SECONDS,
+      claimTtlMs: e.EXTRACT_CLAIM_TTL_MS,
+      lateResultGraceSeconds: e.TASK_LATE_RESULT_GRACE_SECONDS,
     }),
     media: Object.freeze({
       signingSecret,
@@ -144,6 +170,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       cacheMaxBytes: e.MEDIA_CACHE_MAX_BYTES,
     }),
     uploadMaxBytes: e.UPLOAD_MAX_BYTES,
+    uploadConcurrency: e.UPLOAD_CONCURRENCY,
+    dataDir: e.DATA_DIR,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     import: Object.freeze({
       maxBytes: e.IMPORT_MAX_BYTES,
       timeoutMs: e.IMPORT_TIMEOUT_MS,
