@@ -67,7 +67,13 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
     if (pathname.startsWith('/media/')) return runtime.media(req, res);
     if (pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (pathname === '/readyz') {
-      return sendJson(res, 200, { status: 'ready', upstreamQueue: scheduler.pending, subscriptions: pubsub.listenerCount() });
+      const { ok, checks } = await runtime.readiness();
+      return sendJson(res, ok ? 200 : 503, {
+        status: ok ? 'ready' : 'unavailable',
+        checks,
+        upstreamQueue: scheduler.pending,
+        subscriptions: pubsub.listenerCount(),
+      });
     }
     if (pathname === '/') {
       res.writeHead(302, { location: yoga.graphqlEndpoint });

@@ -43,6 +43,8 @@ export interface ServiceRuntime {
   setPublicUrl(url: string): void;
   /** Resolves when shared connections (Redis pub/sub) are subscribed. */
   ready(): Promise<void>;
+  /** What `/readyz` reports: ok only when every dependency this instance needs answers; `checks` names each one. */
+  readiness(): Promise<{ ok: boolean; checks: Record<string, string> }>;
   dispose(): Promise<void>;
 }
 
@@ -145,6 +147,7 @@ export function createServices(config: Config, deps: GatewayDeps = {}): ServiceR
     ready: async () => {
       await redisPubSub?.ready();
     },
+    readiness: async () => ({ ok: true, checks: {} }),
     async dispose() {
       tasks.stop();
       await pubsub.dispose();
