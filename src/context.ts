@@ -9,6 +9,7 @@ import type { PubSub } from './pubsub/index.js';
 import type { UpstreamClient } from './upstream/client.js';
 import type { Logger } from './logger.js';
 import type { ImportLimits } from './ingest/import-video.js';
+import type { UploadLimiter } from './ingest/upload-limiter.js';
 
 /** Services shared by every operation. */
 export interface Services {
@@ -23,6 +24,8 @@ export interface Services {
   subscriptionRecheckMs: number;
   /** Fetches a remote video for `importVideo` (size cap, timeout, content-type check). */
   importLimits: ImportLimits;
+  /** Slots shared by uploadVideo and importVideo (UPLOAD_CONCURRENCY); waiters fail fast past UPSTREAM_MAX_WAIT_MS. */
+  uploads: UploadLimiter;
 }
 
 export interface Context extends Services {

@@ -18,6 +18,7 @@ import { createMediaService } from './media/media-service.js';
 import { createMediaSigner, type MediaSigner } from './media/signing.js';
 import { createPubSub, type PubSub } from './pubsub/index.js';
 import { createRedisPubSub, type RedisPubSub } from './pubsub/redis.js';
+import { createUploadLimiter } from './ingest/upload-limiter.js';
 import { createUpstreamClient } from './upstream/client.js';
 import { UpstreamError } from './upstream/errors.js';
 import { createScheduler, type Scheduler } from './upstream/rate-limit.js';
@@ -133,6 +134,7 @@ export function createServices(config: Config, deps: GatewayDeps = {}): ServiceR
     mediaUrl: currentSigner.url,
     subscriptionRecheckMs: config.tasks.subscriptionRecheckMs,
     importLimits: { ...config.import, fetch: fetchImpl },
+    uploads: createUploadLimiter({ concurrency: config.uploadConcurrency, maxWaitMs: config.upstream.maxWaitMs }),
   };
   return {
     services,
@@ -153,6 +155,7 @@ export function createServices(config: Config, deps: GatewayDeps = {}): ServiceR
       await pubsub.dispose();
       await mediaService.dispose();
       await mediaCache.dispose();
+      services.uploads.dispose();
       scheduler.dispose();
       await store.dispose();
       await redis?.quit().catch(() => redis.disconnect());

@@ -7,15 +7,11 @@
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
-import { createWriteStream, openAsBlob } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import { Readable } from 'node:stream';
 import type { UpstreamClient } from '../upstream/client.js';
 import { hostOf, isPublicAddress, PRIVATE_ADDRESS_MESSAGE, PrivateAddressError, publicOnlyLookup, systemResolver, type Resolver } from './address-policy.js';
+import { SpoolError, SpoolLimitError, withSpooledFile } from './spool.js';
+import type { UploadLimiter } from './upload-limiter.js';
 
 export class ImportError extends Error {
   override readonly name = 'ImportError';
@@ -102,8 +98,23 @@ function toResponse(res: IncomingMessage, signal: AbortSignal): Response {
   return new Response(Readable.toWeb(res) as ReadableStream<Uint8Array>, { status, headers });
 }
 
-/** Fetches `url` and uploads it; returns the new `re_` id. Throws {@link ImportError} for the user's mistakes. */
-export async function importVideoFromUrl(url: string, client: UpstreamClient, limits: ImportLimits): Promise<string> {
+/** The upload's file name: the URL's last path segment, percent-decoded when it decodes (else as is), or 'video'. */
+export function fileNameOf(url: URL): string {
+  const segment = url.pathname.split('/').pop() ?? '';
+  let name = segment;
+  try {
+    name = decodeURIComponent(segment);
+  } catch {
+    // A malformed escape ("100%.mp4") is still a usable name; decoding it must not fail the import.
+  }
+  return name.trim() === '' ? 'video' : name;
+}
+
+/**
+ * Fetches `url` and uploads it in one of `uploads`' slots; returns the new `re_` id. Throws {@link ImportError} for
+ * the user's mistakes (checked before taking a slot), the limiter's RATE_LIMITED, or the client's UpstreamError.
+ */
+export async function importVideoFromUrl(url: string, client: UpstreamClient, limits: ImportLimits, uploads: UploadLimiter): Promise<string> {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -112,13 +123,33 @@ export async function importVideoFromUrl(url: string, client: UpstreamClient, li
   }
   const reason = refusal(parsed);
   if (reason) throw new ImportError(reason);
+  const filename = fileNameOf(parsed);
 
-  const signal = AbortSignal.timeout(limits.timeoutMs);
+  return uploads.run(async () => {
+    const signal = AbortSignal.timeout(limits.timeoutMs);
+    const { body, contentType } = await download(parsed, signal, limits);
+    const spooled = { type: contentType, maxBytes: limits.maxBytes, signal };
+    try {
+      return await withSpooledFile(body, spooled, async (file) => {
+        if (file.size === 0) throw new ImportError('the URL returned an empty file');
+        const { assetId } = await client.upload({ body: file, filename, contentType, size: file.size }, { priority: 'interactive' });
+        return assetId;
+      });
+    } catch (error) {
+      if (error instanceof SpoolLimitError) throw new ImportError(error.message);
+      if (error instanceof SpoolError) {
+        throw new ImportError(signal.aborted ? `fetching the URL took longer than ${limits.timeoutMs} ms` : 'the download was interrupted');
+      }
+      throw error;
+    }
+  });
+}
+
+/** GETs `url` and checks the answer (status, content type, declared size) before anything is spooled. */
+async function download(url: URL, signal: AbortSignal, limits: ImportLimits): Promise<{ body: ReadableStream<Uint8Array>; contentType: string }> {
   let response: Response;
   try {
-    response = limits.allowPrivateNetworks
-      ? await limits.fetch(parsed, { signal, redirect: 'follow' })
-      : await fetchPublicOnly(parsed, signal);
+    response = limits.allowPrivateNetworks ? await limits.fetch(url, { signal, redirect: 'follow' }) : await fetchPublicOnly(url, signal);
   } catch (error) {
     if (error instanceof ImportError) throw error;
     throw new ImportError(
@@ -139,32 +170,5 @@ export async function importVideoFromUrl(url: string, client: UpstreamClient, li
     await response.body.cancel();
     throw new ImportError(`the file is ${declared} bytes; the limit is ${limits.maxBytes}`);
   }
-
-  // Spool to a temp file, counting bytes so a lying or absent Content-Length cannot exceed the cap; the upload
-  // then reads a file-backed Blob (replayable on a 429 retry, never the whole video in memory).
-  const dir = await mkdtemp(join(tmpdir(), 'frames-import-'));
-  try {
-    const file = join(dir, 'video');
-    let size = 0;
-    const counter = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        size += chunk.length;
-        done(size > limits.maxBytes ? new ImportError(`the file is larger than the limit of ${limits.maxBytes} bytes`) : null, chunk);
-      },
-    });
-    try {
-      await pipeline(Readable.fromWeb(response.body as NodeReadableStream<Uint8Array>), counter, createWriteStream(file), { signal });
-    } catch (error) {
-      if (error instanceof ImportError) throw error;
-      throw new ImportError(signal.aborted ? `fetching the URL took longer than ${limits.timeoutMs} ms` : 'the download was interrupted');
-    }
-    if (size === 0) throw new ImportError('the URL returned an empty file');
-
-    const filename = decodeURIComponent(parsed.pathname.split('/').pop() || 'video') || 'video';
-    const body = await openAsBlob(file, { type: contentType });
-    const { assetId } = await client.upload({ body, filename, contentType, size }, { priority: 'interactive' });
-    return assetId;
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  return { body: response.body, contentType };
 }

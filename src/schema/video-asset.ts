@@ -1,6 +1,7 @@
 import type { Context } from '../context.js';
 import type { AssetData } from '../loaders/index.js';
 import { ImportError, importVideoFromUrl } from '../ingest/import-video.js';
+import { uploadVideoFile } from '../ingest/upload-video.js';
 import { ASSET_ID_PATTERN } from '../upstream/types.js';
 import { builder } from './builder.js';
 import { lookupById, resolveEntity } from './lookup.js';
@@ -100,12 +101,7 @@ builder.mutationField('uploadVideo', (t) =>
     resolve: async (_root, { file }, ctx) => {
       if (file.size === 0) throw new UploadRejectedError('The file is empty');
       try {
-        // Yoga's File is a ponyfill; the upstream client takes a standard Blob (replayable on a 429 retry).
-        const body = new Blob([await file.arrayBuffer()], { type: file.type || 'application/octet-stream' });
-        const { assetId } = await ctx.client.upload(
-          { body, filename: file.name || 'video', contentType: file.type || undefined, size: body.size },
-          { priority: 'interactive' },
-        );
+        const assetId = await uploadVideoFile(file, ctx.client, ctx.uploads);
         return await loadNewAsset(assetId, ctx);
       } catch (error) {
         throw toDomainError(error);
@@ -126,7 +122,7 @@ builder.mutationField('importVideo', (t) =>
     args: { url: t.arg.string({ required: true, description: 'An http(s) URL serving a video.' }) },
     resolve: async (_root, { url }, ctx) => {
       try {
-        const assetId = await importVideoFromUrl(url, ctx.client, ctx.importLimits);
+        const assetId = await importVideoFromUrl(url, ctx.client, ctx.importLimits, ctx.uploads);
         return await loadNewAsset(assetId, ctx);
       } catch (error) {
         if (error instanceof ImportError) throw new ImportFailedError(url, error.message);

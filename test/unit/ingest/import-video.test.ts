@@ -11,8 +11,8 @@ import { PRIVATE_ADDRESS_MESSAGE } from '../../../src/ingest/address-policy.js';
 import { fetchPublicOnly, ImportError, importVideoFromUrl, type DownloadGuard, type ImportLimits } from '../../../src/ingest/import-video.js';
 import type { UpstreamClient } from '../../../src/upstream/client.js';
 import { createDeferred } from '../../helpers/deferred.js';
-import { readdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { createUploadLimiter } from '../../../src/ingest/upload-limiter.js';
+import { useScratchTmpdir } from '../../helpers/scratch-tmpdir.js';
 
 interface TestServer {
   port: number;
@@ -156,6 +156,8 @@ describe('fetchPublicOnly', () => {
 });
 
 describe('importVideoFromUrl', () => {
+  const uploads = createUploadLimiter({ concurrency: 4, maxWaitMs: 1000 });
+  const scratch = useScratchTmpdir();
   const limits = (allowPrivateNetworks: boolean) => ({
     maxBytes: 1000,
     timeoutMs: 5000,
@@ -182,7 +184,7 @@ describe('importVideoFromUrl', () => {
   ])('refuses %s without fetching or uploading', async (url) => {
     const l = limits(false);
     const { upload, client: c } = client();
-    await expect(importVideoFromUrl(url, c, l)).rejects.toThrow(new ImportError(PRIVATE_ADDRESS_MESSAGE));
+    await expect(importVideoFromUrl(url, c, l, uploads)).rejects.toThrow(new ImportError(PRIVATE_ADDRESS_MESSAGE));
     expect(l.fetch).not.toHaveBeenCalled();
     expect(upload).not.toHaveBeenCalled();
   });
@@ -190,7 +192,7 @@ describe('importVideoFromUrl', () => {
   it('uses limits.fetch (redirects followed by fetch) when private networks are allowed', async () => {
     const l = limits(true);
     const { upload, client: c } = client();
-    expect(await importVideoFromUrl('http://127.0.0.1/dir/x.mp4', c, l)).toBe('re_000000000000000001');
+    expect(await importVideoFromUrl('http://127.0.0.1/dir/x.mp4', c, l, uploads)).toBe('re_000000000000000001');
     expect(l.fetch).toHaveBeenCalledWith(new URL('http://127.0.0.1/dir/x.mp4'), expect.objectContaining({ redirect: 'follow' }));
     expect(upload).toHaveBeenCalledWith(expect.objectContaining({ filename: 'x.mp4', contentType: 'video/mp4', size: 11 }), {
       priority: 'interactive',
@@ -204,10 +206,51 @@ describe('importVideoFromUrl', () => {
       sent = await input.body.text(); // read while the upload is in progress, as the real client does
       return { assetId: 're_000000000000000001' };
     });
-    const before = (await readdir(tmpdir())).filter((n) => n.startsWith('frames-import-'));
-    await importVideoFromUrl('http://127.0.0.1/x.mp4', { upload } as unknown as UpstreamClient, l);
+    await importVideoFromUrl('http://127.0.0.1/x.mp4', { upload } as unknown as UpstreamClient, l, uploads);
     expect(sent).toBe('video-bytes');
-    expect((await readdir(tmpdir())).filter((n) => n.startsWith('frames-import-'))).toEqual(before);
+    expect(await scratch.entries()).toEqual([]);
+  });
+
+  it.each([
+    { url: 'http://127.0.0.1/clip%E0%A4%A.mp4', filename: 'clip%E0%A4%A.mp4' },
+    { url: 'http://127.0.0.1/100%.mp4', filename: '100%.mp4' },
+    { url: 'http://127.0.0.1/caf%C3%A9.mp4', filename: 'café.mp4' },
+    { url: 'http://127.0.0.1/dir/', filename: 'video' },
+  ])('names the upload $filename for $url (a malformed escape is kept as is, not an error)', async ({ url, filename }) => {
+    const l = limits(true);
+    const { upload, client: c } = client();
+    expect(await importVideoFromUrl(url, c, l, uploads)).toBe('re_000000000000000001');
+    expect(l.fetch).toHaveBeenCalledTimes(1);
+    expect(upload).toHaveBeenCalledWith(expect.objectContaining({ filename }), { priority: 'interactive' });
+  });
+
+  it('removes its temp file when the upload fails', async () => {
+    const l = limits(true);
+    const upload = vi.fn(async (input: { body: Blob }) => {
+      await input.body.text();
+      throw new Error('upstream refused');
+    });
+    await expect(importVideoFromUrl('http://127.0.0.1/x.mp4', { upload } as unknown as UpstreamClient, l, uploads)).rejects.toThrow(
+      'upstream refused',
+    );
+    expect(await scratch.entries()).toEqual([]);
+  });
+
+  it('reports a body that breaks off as an interrupted download, uploading nothing and leaving no temp file', async () => {
+    const l = limits(true);
+    l.fetch.mockImplementation(async () => {
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode('half a video'));
+          controller.error(new Error('connection reset'));
+        },
+      });
+      return new Response(body, { headers: { 'content-type': 'video/mp4' } });
+    });
+    const { upload, client: c } = client();
+    await expect(importVideoFromUrl('http://127.0.0.1/x.mp4', c, l, uploads)).rejects.toThrow(new ImportError('the download was interrupted'));
+    expect(upload).not.toHaveBeenCalled();
+    expect(await scratch.entries()).toEqual([]);
   });
 
   it('refuses a body over maxBytes even without a Content-Length, uploading nothing', async () => {
@@ -222,13 +265,13 @@ describe('importVideoFromUrl', () => {
       return new Response(body, { headers: { 'content-type': 'video/mp4' } });
     });
     const { upload, client: c } = client();
-    await expect(importVideoFromUrl('http://127.0.0.1/x.mp4', c, l)).rejects.toThrow(/larger than the limit of 1000 bytes/);
+    await expect(importVideoFromUrl('http://127.0.0.1/x.mp4', c, l, uploads)).rejects.toThrow(/larger than the limit of 1000 bytes/);
     expect(upload).not.toHaveBeenCalled();
   });
 
   it.each(['ftp://example.com/x.mp4', 'http://u:p@example.com/x.mp4', 'not a url'])('still refuses %s first', async (url) => {
     const l = limits(false);
-    await expect(importVideoFromUrl(url, client().client, l)).rejects.toBeInstanceOf(ImportError);
+    await expect(importVideoFromUrl(url, client().client, l, uploads)).rejects.toBeInstanceOf(ImportError);
     expect(l.fetch).not.toHaveBeenCalled();
   });
 });
