@@ -3,6 +3,7 @@
  * Every variable is listed in the README's table. Bad values produce ONE error listing every problem.
  */
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 export const DEFAULT_MAVI_BASE_URL = 'https://mavi-backend.memories.ai/serve/api/v2';
@@ -128,8 +129,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       'MAVI_WEBHOOK_SECRET: required when MAVI_API_KEY is set (it is part of the webhook URL registered in the MAVI console)',
     );
   }
-  if (e.MAVI_API_KEY && e.MAVI_BASE_URL.startsWith('http://') && !/^http:\/\/(127\.0\.0\.1|localhost)/.test(e.MAVI_BASE_URL)) {
-    problems.push('MAVI_BASE_URL: must be https (the API key would travel in clear text)');
+  if (e.MAVI_API_KEY && !mayCarryKey(new URL(e.MAVI_BASE_URL))) {
+    problems.push('MAVI_BASE_URL: must be https, or http to localhost, 127.0.0.0/8 or [::1] (the API key would travel in clear text)');
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -182,6 +183,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     redisPrefix: e.REDIS_PREFIX,
     logLevel: e.LOG_LEVEL,
   });
+}
+
+// Compares the PARSED scheme and hostname: a prefix test lets `http://localhost.evil.tld` (or `HTTP://host`) through.
+// The URL parser lowercases both and writes IPv4 in dotted form (`127.1` and `0x7f.1` become `127.0.0.1`).
+function mayCarryKey(url: URL): boolean {
+  if (url.protocol === 'https:') return true;
+  if (url.protocol !== 'http:') return false;
+  const host = url.hostname;
+  return host === 'localhost' || host === '[::1]' || (isIP(host) === 4 && host.startsWith('127.'));
 }
 
 /** The webhook path; the secret is the only thing that authenticates callbacks (the upstream signs nothing). */

@@ -35,6 +35,35 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ MAVI_WEBHOOK_SECRET: 'short' })).toThrow(/MAVI_WEBHOOK_SECRET/);
   });
 
+  const withKey = (MAVI_BASE_URL: string) => () =>
+    loadConfig({ MAVI_API_KEY: 'sk-mavi-x', MAVI_WEBHOOK_SECRET: 'abcdefghijklmnop', MAVI_BASE_URL });
+
+  it.each([
+    'http://localhost.evil.tld/v2',
+    'http://127.0.0.1.evil.tld/v2',
+    'http://localhost@evil.tld/v2',
+    'http://127.0.0.1:80@evil.tld/v2',
+    'http://localhostevil.tld/v2',
+    'http://[::2]/v2',
+    'http://128.0.0.1/v2',
+    'HTTP://example.com/v2',
+    'ftp://localhost/v2',
+  ])('refuses to send the API key in clear text to %s', (url) => {
+    expect(withKey(url)).toThrow(/MAVI_BASE_URL: must be https/);
+  });
+
+  it.each([
+    'https://mavi.example.com/v2',
+    'HTTPS://mavi.example.com/v2',
+    'http://localhost:4001/v2',
+    'http://LOCALHOST:4001',
+    'http://127.0.0.1:4001',
+    'http://127.42.0.9/v2',
+    'http://[::1]:4001/v2',
+  ])('accepts %s for the API key (https, or http to a loopback host)', (url) => {
+    expect(withKey(url)().upstream.baseUrl).toBe(url);
+  });
+
   it('never echoes the API key in its error message', () => {
     try {
       loadConfig({ MAVI_API_KEY: 'sk-mavi-supersecret', PORT: 'x' });
