@@ -22,6 +22,10 @@ export interface Services {
   mediaUrl: (id: string) => string;
   /** How often a task subscription re-reads the registry in case an event was lost. */
   subscriptionRecheckMs: number;
+  /** How long a task subscription stays open after TIMED_OUT for a late SUCCEEDED/FAILED (0 = completes at once). */
+  lateResultGraceSeconds: number;
+  /** The registry's clock (epoch ms): task timestamps such as `completedAt` are on it. */
+  now: () => number;
   /** Fetches a remote video for `importVideo` (size cap, timeout, content-type check). */
   importLimits: ImportLimits;
   /** Slots shared by uploadVideo and importVideo (UPLOAD_CONCURRENCY); waiters fail fast past UPSTREAM_MAX_WAIT_MS. */

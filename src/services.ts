@@ -133,6 +133,8 @@ export function createServices(config: Config, deps: GatewayDeps = {}): ServiceR
     store,
     mediaUrl: currentSigner.url,
     subscriptionRecheckMs: config.tasks.subscriptionRecheckMs,
+    lateResultGraceSeconds: config.tasks.lateResultGraceSeconds,
+    now,
     importLimits: { ...config.import, fetch: fetchImpl },
     uploads: createUploadLimiter({ concurrency: config.uploadConcurrency, maxWaitMs: config.upstream.maxWaitMs }),
   };

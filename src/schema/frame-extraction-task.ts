@@ -1,5 +1,5 @@
 import { GraphQLError } from 'graphql';
-import { followTask } from '../jobs/follow-task.js';
+import { followTask, isTaskStreamEnd, type TaskStreamEnd } from '../jobs/follow-task.js';
 import { createLoaders } from '../loaders/index.js';
 import type { TaskRecord } from '../jobs/store.js';
 import { ASSET_ID_PATTERN, TASK_ID_PATTERN } from '../upstream/types.js';
@@ -21,12 +21,17 @@ import { FrameCollection } from './frame-collection.js';
 import { VideoAsset } from './video-asset.js';
 
 export const FrameExtractionStatus = builder.enumType('FrameExtractionStatus', {
-  description: 'Where an extraction task is in its life. Every state but PENDING is final.',
+  description:
+    'Where an extraction task is in its life. SUCCEEDED and FAILED are final; a TIMED_OUT task can still become SUCCEEDED or FAILED.',
   values: {
     PENDING: { description: 'Submitted upstream; waiting for the result callback.' },
     SUCCEEDED: { description: 'Frames are ready in `collection`.' },
     FAILED: { description: 'The upstream reported a failure; see `error`.' },
-    TIMED_OUT: { description: 'No callback arrived before the deadline. A late success still upgrades the task.' },
+    TIMED_OUT: {
+      description:
+        'No callback arrived before the deadline. Not final: a late result still upgrades the task to SUCCEEDED or FAILED, ' +
+        'and subscriptions stay open for it during the late-result grace period (TASK_LATE_RESULT_GRACE_SECONDS).',
+    },
   } as const,
 });
 
@@ -160,12 +165,24 @@ builder.mutationField('extractFrames', (t) =>
   }),
 );
 
+const streamEndError = (end: TaskStreamEnd) =>
+  end.ended === 'TASK_GONE'
+    ? new GraphQLError(`Task ${end.taskId} no longer exists (expired or removed from the registry)`, {
+        extensions: { code: ErrorCode.TASK_NOT_FOUND },
+      })
+    : new GraphQLError(`The task registry is unreachable; subscribe again to resume following task ${end.taskId}`, {
+        extensions: { code: ErrorCode.SERVICE_UNAVAILABLE },
+      });
+
 builder.subscriptionField('frameExtractionTask', (t) =>
   t.field({
     type: FrameExtractionTask,
     description:
-      'Follows a task: yields its current state at once, then every change, and completes after a final state. ' +
-      'An unknown id is an error.',
+      'Follows a task: yields its current state at once, then every change, and completes after SUCCEEDED or FAILED. ' +
+      'After TIMED_OUT it stays open for the late-result grace period (TASK_LATE_RESULT_GRACE_SECONDS after the timeout) ' +
+      'and yields a late SUCCEEDED or FAILED; it completes when the grace ends. An unknown id is an error. ' +
+      'If the task disappears while followed, a final TASK_NOT_FOUND error ends the stream; if the registry cannot be ' +
+      'read, a final SERVICE_UNAVAILABLE error does (subscribe again).',
     args: { id: t.arg.id({ required: true, description: 'The task id returned by extractFrames.' }) },
     subscribe: async (_root, { id }, ctx) => {
       const taskId = String(id);
@@ -180,13 +197,24 @@ builder.subscriptionField('frameExtractionTask', (t) =>
         await updates.return();
         throw new GraphQLError(`Unknown task ${taskId}`, { extensions: { code: ErrorCode.TASK_NOT_FOUND } });
       }
-      return followTask(current, updates, () => ctx.tasks.get(taskId), ctx.subscriptionRecheckMs);
+      return followTask(current, updates, {
+        recheck: () => ctx.tasks.get(taskId),
+        recheckMs: ctx.subscriptionRecheckMs,
+        lateResultGraceMs: ctx.lateResultGraceSeconds * 1000,
+        now: ctx.now,
+      });
     },
     // Each event gets fresh DataLoaders: the subscription's context lives as long as the subscription, and a
     // loader cache must not carry one event's reads into the next (stale-loader pitfall).
-    resolve: (task, _args, ctx) => {
+    resolve: (event, _args, ctx) => {
+      if (isTaskStreamEnd(event)) {
+        if (event.cause !== undefined) {
+          ctx.logger.warn('task subscription ended: registry read failed', { taskId: event.taskId, error: event.cause });
+        }
+        throw streamEndError(event);
+      }
       ctx.loaders = createLoaders(ctx.metadata);
-      return task;
+      return event;
     },
   }),
 );

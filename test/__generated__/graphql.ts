@@ -4,7 +4,7 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
-/** Where an extraction task is in its life. Every state but PENDING is final. */
+/** Where an extraction task is in its life. SUCCEEDED and FAILED are final; a TIMED_OUT task can still become SUCCEEDED or FAILED. */
 export type FrameExtractionStatus =
   /** The upstream reported a failure; see `error`. */
   | 'FAILED'
@@ -12,7 +12,7 @@ export type FrameExtractionStatus =
   | 'PENDING'
   /** Frames are ready in `collection`. */
   | 'SUCCEEDED'
-  /** No callback arrived before the deadline. A late success still upgrades the task. */
+  /** No callback arrived before the deadline. Not final: a late result still upgrades the task to SUCCEEDED or FAILED, and subscriptions stay open for it during the late-result grace period (TASK_LATE_RESULT_GRACE_SECONDS). */
   | 'TIMED_OUT';
 
 /** Upload state of an asset upstream. Only SUCCESS assets can be used by other operations. */
