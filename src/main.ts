@@ -4,7 +4,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { ConfigError, loadConfig, maskSecret, webhookPath, type Config } from './config.js';
-import { createLogger } from './logger.js';
+import { createLogger, type Logger } from './logger.js';
 import { createGateway } from './server.js';
 import { EngineConfigError, loadEngineConfig, type EngineConfig } from './engine/config.js';
 import { createEngine, type Engine } from './engine/index.js';
@@ -92,17 +92,50 @@ async function main() {
     ].join('\n') + '\n',
   );
 
+  onStopSignals(logger, async () => {
+    await gateway.shutdown({ timeoutMs: config.shutdownTimeoutMs });
+    if (engine) {
+      // After the gateway: requests that were draining may still have needed the engine. Kills its ffmpeg.
+      await engine.stop();
+      logger.info('shutdown: engine stopped');
+    }
+  }, config.shutdownTimeoutMs);
+}
+
+// Past the HTTP drain, disposing (spool flush, Redis quit, engine stop) gets this long before the exit is forced.
+const DISPOSE_GRACE_MS = 5_000;
+const SIGNAL_EXIT_CODES: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
+
+/**
+ * First SIGINT/SIGTERM: graceful shutdown, exit 0 (1 if it fails or overruns). A second one exits at once with
+ * 128 + signal number: the operator asked twice, and whatever is still draining is given up.
+ */
+function onStopSignals(logger: Logger, shutdown: () => Promise<void>, drainTimeoutMs: number) {
   let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn('shutdown: second signal, exiting now', { signal });
+      process.exit(SIGNAL_EXIT_CODES[signal] ?? 1);
+    }
     stopping = true;
-    logger.info('shutting down', { signal });
-    await gateway.stop();
-    await engine?.stop();
-    process.exit(0);
+    logger.info('shutdown: signal received', { signal });
+    setTimeout(() => {
+      logger.error('shutdown: did not finish in time, exiting', { afterMs: drainTimeoutMs + DISPOSE_GRACE_MS });
+      process.exit(1);
+    }, drainTimeoutMs + DISPOSE_GRACE_MS).unref();
+    shutdown().then(
+      () => {
+        logger.info('shutdown: complete');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error('shutdown failed', { error });
+        process.exit(1);
+      },
+    );
   };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 }
 
 main().catch((error: unknown) => {

@@ -3,13 +3,14 @@
  * delivery onto one node:http server, and owns every long-lived resource so `stop()` releases them all.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { createFetch } from '@whatwg-node/fetch';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { webhookPath, type Config } from './config.js';
 import { createContextFactory, type Context } from './context.js';
+import { trackConnections, useEndEventStreamsOn } from './http/drain.js';
 import { attachGraphQLWs } from './http/graphql-ws.js';
 import { sendJson } from './http/read-body.js';
 import { createWebhookRoute, WEBHOOK_PREFIX } from './http/webhook-route.js';
@@ -27,6 +28,14 @@ export interface Gateway {
   /** Absolute webhook URL (contains the secret: never log it). */
   readonly webhookUrl: string;
   start(): Promise<void>;
+  /**
+   * Graceful drain: `/readyz` answers 503 "draining", the server stops accepting, graphql-ws sockets close with
+   * 1001 and SSE streams end (clients reconnect elsewhere), in-flight requests (webhooks included) finish within
+   * `timeoutMs` (default SHUTDOWN_TIMEOUT_MS) before their sockets are destroyed; then the services are disposed.
+   * Idempotent: later calls (and `stop()`) share the first drain.
+   */
+  shutdown(options?: { timeoutMs?: number }): Promise<void>;
+  /** `shutdown({ timeoutMs: 0 })`: the same order, but in-flight requests are cut at once (tests). */
   stop(): Promise<void>;
 }
 
@@ -35,6 +44,8 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
   const { services } = runtime;
   const { logger, tasks, scheduler, pubsub } = services;
   const createContext = createContextFactory(services);
+  // Aborted when the drain begins: ends every SSE stream (see useEndEventStreamsOn).
+  const drainSignal = new AbortController();
 
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
@@ -52,7 +63,10 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
     landingPage: false,
     // Abuse limits on every operation (HTTP, SSE and, through getEnveloped, graphql-ws). Aliases are generous
     // because federation routers batch entity fetches under aliases.
-    plugins: [EnvelopArmorPlugin({ maxDepth: { n: 12 }, maxAliases: { n: 100 }, costLimit: { maxCost: 20_000 } })],
+    plugins: [
+      EnvelopArmorPlugin({ maxDepth: { n: 12 }, maxAliases: { n: 100 }, costLimit: { maxCost: 20_000 } }),
+      useEndEventStreamsOn(drainSignal.signal),
+    ],
     // Multipart uploads: one file, bounded (yoga rejects anything larger with 413 before our resolver runs).
     fetchAPI: createFetch({
       formDataLimits: { files: 1, fileSize: config.uploadMaxBytes, fieldSize: 1_000_000, fields: 10, headerSize: 16_384 },
@@ -67,6 +81,8 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
     if (pathname.startsWith('/media/')) return runtime.media(req, res);
     if (pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (pathname === '/readyz') {
+      const load = { upstreamQueue: scheduler.pending, subscriptions: pubsub.listenerCount() };
+      if (drain.draining) return sendJson(res, 503, { status: 'draining', ...load });
       const { ok, checks } = await runtime.readiness();
       return sendJson(res, ok ? 200 : 503, {
         status: ok ? 'ready' : 'unavailable',
@@ -90,13 +106,22 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
       else res.destroy();
     });
   });
-  const sockets = new Set<Socket>();
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-
+  const drain = trackConnections(server);
   const graphqlWs = attachGraphQLWs(server, yoga);
+
+  let shuttingDown: Promise<void> | undefined;
+  const shutdown = (options: { timeoutMs?: number } = {}) => (shuttingDown ??= runShutdown(options.timeoutMs ?? config.shutdownTimeoutMs));
+  const runShutdown = async (timeoutMs: number) => {
+    // Stop accepting first, so clients told to go away below cannot reconnect to this instance.
+    const closed = drain.drain(timeoutMs);
+    logger.info('shutdown: draining', { timeoutMs, inFlight: drain.inFlight, websockets: graphqlWs.connections });
+    drainSignal.abort();
+    const [, { forced }] = await Promise.all([graphqlWs.dispose(), closed]);
+    logger.info('shutdown: server closed', { forcedSockets: forced });
+    // Only now: webhooks that arrived while draining needed the registry (and the spool) until the last socket.
+    await runtime.dispose();
+    logger.info('shutdown: services disposed');
+  };
 
   let baseUrl = '';
   return {
@@ -124,13 +149,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
       if (!config.publicUrl) runtime.setPublicUrl(`http://localhost:${port}`);
       tasks.startSweeper(Math.min(30_000, Math.max(1_000, (config.tasks.timeoutSeconds * 1000) / 10)));
     },
-    async stop() {
-      await graphqlWs.dispose();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const socket of sockets) socket.destroy();
-      });
-      await runtime.dispose();
-    },
+    shutdown,
+    stop: () => shutdown({ timeoutMs: 0 }),
   };
 }

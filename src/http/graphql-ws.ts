@@ -11,7 +11,17 @@ import { WebSocketServer } from 'ws';
 type EnvelopedRoot = { execute: (args: unknown) => unknown; subscribe: (args: unknown) => unknown };
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export function attachGraphQLWs(server: Server, yoga: YogaServerInstance<any, any>): { dispose(): Promise<void> } {
+export interface GraphQLWsHandle {
+  /** Open websocket connections. */
+  readonly connections: number;
+  /**
+   * Closes every socket with 1001 (Going Away: clients reconnect, to another instance once this one stopped
+   * accepting) and stops taking upgrades; resolves when every socket has closed.
+   */
+  dispose(): Promise<void>;
+}
+
+export function attachGraphQLWs(server: Server, yoga: YogaServerInstance<any, any>): GraphQLWsHandle {
   const wsServer = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
   const disposable = useServer(
     {
@@ -44,9 +54,12 @@ export function attachGraphQLWs(server: Server, yoga: YogaServerInstance<any, an
     wsServer,
   );
   return {
-    async dispose() {
+    get connections() {
+      return wsServer.clients.size;
+    },
+    // graphql-ws sends the 1001 close frames and awaits `wsServer.close`, which waits for every client to go.
+    dispose: async () => {
       await disposable.dispose();
-      wsServer.close();
     },
   };
 }
