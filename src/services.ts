@@ -82,6 +82,7 @@ export function createServices(config: Config, deps: GatewayDeps = {}): ServiceR
     scheduler,
     fetch: fetchImpl,
     timeoutMs: config.upstream.timeoutMs,
+    stallMs: config.upstream.stallMs,
   });
   const metadata: MetadataCache = createMetadataCache({ client });
   const retentionMs = config.tasks.retentionSeconds * 1000;
@@ -120,7 +121,7 @@ export function createServices(config: Config, deps: GatewayDeps = {}): ServiceR
   // The signer is re-created once the real port is known; hand out a stable facade.
   const currentSigner: MediaSigner = { url: (id) => signer.url(id), verify: (...args) => signer.verify(...args) };
   const mediaCache = createDiskCache({ dir: config.media.cacheDir, maxBytes: config.media.cacheMaxBytes });
-  const mediaService = createMediaService({ client, cache: mediaCache, logger });
+  const mediaService = createMediaService({ client, cache: mediaCache, logger, metadata: (id) => metadata.get(id) });
   const media = createMediaHandler({ signer: currentSigner, service: mediaService, logger });
 
   const services: Services & { scheduler: Scheduler; store: TaskStore } = {

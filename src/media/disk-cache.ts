@@ -9,10 +9,17 @@
  * fsync'ed: after a power loss a truncated file is dropped by the size check of the rebuild.
  */
 import { randomUUID } from 'node:crypto';
-import { copyFile, mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ContentTooLargeError, digestFile, spoolToFile, type ByteSource, type ContentDigest } from './spool.js';
+import {
+  ContentTooLargeError,
+  digestFile,
+  moveFile,
+  spoolToFile,
+  type ByteSource,
+  type ContentDigest,
+} from './spool.js';
 
 export { ContentTooLargeError, type ByteSource, type ContentDigest } from './spool.js';
 
@@ -62,14 +69,21 @@ export interface DiskCache {
   has(key: string): boolean;
   /**
    * Streams `source` into the cache. Throws {@link ContentTooLargeError} (and keeps nothing) when it exceeds
-   * `maxBytes`; a failing source leaves no file behind.
+   * `maxBytes` or cannot fit beside the {@link protect}ed entries; a failing source leaves no file behind.
    */
   put(key: string, source: ByteSource, meta: CacheMeta): Promise<CacheEntry>;
   /**
    * Moves a complete file into the cache (rename; copy across filesystems). Returns `null` and deletes the file when it
-   * is larger than `maxBytes`. Pass `digest` when already known to skip re-reading the file.
+   * is larger than `maxBytes` or cannot fit beside the {@link protect}ed entries. Pass `digest` when already known to
+   * skip re-reading the file.
    */
   putFile(key: string, filePath: string, meta: CacheMeta, digest?: ContentDigest): Promise<CacheEntry | null>;
+  /**
+   * Keeps every entry whose key passes `test` from being evicted until the returned release function is called
+   * (e.g. the frames of a collection while its zip is being split and served). Writes that cannot fit beside the
+   * protected entries are refused instead.
+   */
+  protect(test: (key: string) => boolean): () => void;
   /** Removes an entry (e.g. its file vanished). Returns whether it existed. */
   delete(key: string): Promise<boolean>;
   stats(): CacheStats;
@@ -105,6 +119,13 @@ export function createDiskCache(options: DiskCacheOptions): DiskCache {
   let misses = 0;
   let loaded = false;
   let disposed = false;
+  const protections = new Set<(key: string) => boolean>();
+  /** Bytes of protected writes between their size check and their indexing. */
+  let reserved = 0;
+  const isProtected = (key: string): boolean => {
+    for (const test of protections) if (test(key)) return true;
+    return false;
+  };
 
   const dataPath = (key: string) => join(dir, key + DATA_SUFFIX);
   const metaPath = (key: string) => join(dir, key + META_SUFFIX);
@@ -152,18 +173,38 @@ export function createDiskCache(options: DiskCacheOptions): DiskCache {
     await Promise.all([unlink(dataPath(key)).catch(() => undefined), unlink(metaPath(key)).catch(() => undefined)]);
   }
 
-  /** Evicts LRU entries until under budget; never the entry just written (`keep`). */
+  /** Evicts LRU entries until under budget; never the entry just written (`keep`) nor protected ones. */
   async function evict(keep: string | null): Promise<void> {
     const victims: string[] = [];
     for (const [key, entry] of index) {
       if (bytes <= maxBytes) break;
-      if (key === keep) continue;
+      if (key === keep || isProtected(key)) continue;
       index.delete(key);
       bytes -= entry.size;
       victims.push(key);
     }
     // Open read streams keep their file descriptor, so unlinking under a reader is safe on POSIX.
     await Promise.all(victims.map(removeFiles));
+  }
+
+  /**
+   * Claims room for `size` bytes under `key` beside the protected entries (which eviction cannot remove), counting
+   * protected writes still in flight (frames are extracted in parallel). Returns the release, or `null` when it
+   * cannot fit.
+   */
+  function reserve(key: string, size: number): (() => void) | null {
+    if (size > maxBytes) return null;
+    if (protections.size === 0) return () => undefined;
+    let pinned = size + reserved;
+    for (const [other, entry] of index) {
+      if (other !== key && isProtected(other)) pinned += entry.size;
+    }
+    if (pinned > maxBytes) return null;
+    const claimed = isProtected(key) ? size : 0;
+    reserved += claimed;
+    return () => {
+      reserved -= claimed;
+    };
   }
 
   async function usable(key: string): Promise<void> {
@@ -220,20 +261,31 @@ export function createDiskCache(options: DiskCacheOptions): DiskCache {
       return entry;
     },
     has: (key) => index.has(key),
+    protect(test) {
+      const guard = (key: string) => test(key);
+      protections.add(guard);
+      return () => void protections.delete(guard);
+    },
     async put(key, source, meta) {
       await usable(key);
       const tempPath = join(tmpDir, `${key}.${randomUUID()}${DATA_SUFFIX}`);
       const digest = await spoolToFile(source, tempPath, maxBytes);
-      return commit(key, tempPath, meta, digest);
+      const release = reserve(key, digest.size);
+      if (!release) {
+        await unlink(tempPath).catch(() => undefined);
+        throw new ContentTooLargeError(maxBytes, `${key} does not fit beside the protected cache entries`);
+      }
+      return commit(key, tempPath, meta, digest).finally(release);
     },
     async putFile(key, filePath, meta, digest) {
       await usable(key);
       const known = digest ?? (await digestFile(filePath));
-      if (known.size > maxBytes) {
+      const release = reserve(key, known.size);
+      if (!release) {
         await unlink(filePath).catch(() => undefined);
         return null;
       }
-      return commit(key, filePath, meta, known);
+      return commit(key, filePath, meta, known).finally(release);
     },
     async delete(key) {
       await usable(key);
@@ -253,23 +305,6 @@ export function createDiskCache(options: DiskCacheOptions): DiskCache {
       bytes = 0;
     },
   };
-}
-
-async function moveFile(from: string, to: string, tmpDir: string): Promise<void> {
-  try {
-    await rename(from, to);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
-    // Different filesystem: copy into our temp dir (same filesystem as `to`), then rename: `to` is never half-written.
-    const sibling = join(tmpDir, `${randomUUID()}.partial`);
-    try {
-      await copyFile(from, sibling);
-      await rename(sibling, to);
-    } finally {
-      await unlink(sibling).catch(() => undefined);
-    }
-    await unlink(from).catch(() => undefined);
-  }
 }
 
 async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {

@@ -1,7 +1,9 @@
 /**
  * HTTP handler for `GET|HEAD /media/<id>?exp=&sig=`: checks the signature before any cache or upstream work, then
  * serves frames / collection zips / videos from the disk cache (ETag, 304, single Range, HEAD) or streams an
- * uncacheable upstream body through. Errors are small JSON bodies; upstream bytes are only sent on success.
+ * uncacheable upstream body through. A HEAD never opens a download it would cancel: an uncached video is described
+ * from metadata. Errors are small JSON bodies; upstream bytes are only sent on success; a stalled or timed-out
+ * upstream download is a 504.
  *
  * Hot path (cached frame): one HMAC, one Map lookup, one `open` (no `stat`: the cache entry knows the size).
  */
@@ -17,7 +19,7 @@ import { etagMatches, ifRangeAllows, parseRange } from './http-conditional.js';
 import { classifyMediaId, extensionForContentType, MEDIA_PATH_PREFIX, type MediaKind } from './ids.js';
 import type { MediaService } from './media-service.js';
 import type { MediaSigner } from './signing.js';
-import type { MediaBody, MediaLogger } from './types.js';
+import type { MediaBody, MediaHeaders, MediaLogger } from './types.js';
 
 /** Dependencies of {@link createMediaHandler}. */
 export interface MediaHandlerOptions {
@@ -61,7 +63,8 @@ export function createMediaHandler(options: MediaHandlerOptions): MediaRequestHa
   /** Serves a cached file, retrying once when its file vanished (evicted between lookup and open). */
   async function serve(req: IncomingMessage, res: ServerResponse, id: string, kind: MediaKind): Promise<void> {
     for (let attempt = 0; attempt < 2; attempt += 1) {
-      const body = await load(id, kind);
+      const body = await load(id, kind, req.method === 'HEAD');
+      if (body.kind === 'headers') return sendHeaders(res, body);
       if (body.kind === 'stream') return sendStream(req, res, id, body);
       if ((await sendFile(req, res, body.entry, kind === 'frame' ? 'inline' : 'attachment')) === 'sent') return;
       await service.forget(body.entry.key);
@@ -69,9 +72,10 @@ export function createMediaHandler(options: MediaHandlerOptions): MediaRequestHa
     throw new Error(`cached file for ${id} vanished twice`);
   }
 
-  async function load(id: string, kind: MediaKind): Promise<MediaBody> {
+  async function load(id: string, kind: MediaKind, head: boolean): Promise<MediaBody> {
     if (kind === 'frame') return { kind: 'file', entry: await service.getFrame(id) };
-    return kind === 'collection' ? service.getCollectionZip(id) : service.openVideo(id);
+    if (kind === 'collection') return service.getCollectionZip(id, { headersOnly: head });
+    return head ? service.headVideo(id) : service.openVideo(id);
   }
 
   return async (req, res) => {
@@ -157,6 +161,24 @@ function pipeFile(stream: ReadStream, res: ServerResponse): Promise<void> {
   });
 }
 
+/** The headers of a 200 whose bytes are not in the cache (streamed through, or described for a HEAD). */
+function uncachedHeaders(head: MediaHeaders): OutgoingHttpHeaders {
+  const headers: OutgoingHttpHeaders = {
+    'Content-Type': head.contentType,
+    'Content-Disposition': head.contentDisposition,
+    'Cache-Control': IMMUTABLE,
+    'Accept-Ranges': head.acceptRanges ? 'bytes' : 'none',
+    'X-Content-Type-Options': 'nosniff',
+  };
+  if (head.contentLength !== null) headers['Content-Length'] = head.contentLength;
+  return headers;
+}
+
+function sendHeaders(res: ServerResponse, head: MediaHeaders): void {
+  res.writeHead(200, uncachedHeaders(head));
+  res.end();
+}
+
 async function sendStream(
   req: IncomingMessage,
   res: ServerResponse,
@@ -164,15 +186,8 @@ async function sendStream(
   body: Extract<MediaBody, { kind: 'stream' }>,
 ): Promise<void> {
   const fallbackName = `${id}.${extensionForContentType(body.contentType)}`;
-  const headers: OutgoingHttpHeaders = {
-    'Content-Type': body.contentType,
-    'Content-Disposition': safeDisposition(body.contentDisposition) ?? `attachment; filename="${fallbackName}"`,
-    'Cache-Control': IMMUTABLE,
-    'Accept-Ranges': 'none',
-    'X-Content-Type-Options': 'nosniff',
-  };
-  if (body.contentLength !== null) headers['Content-Length'] = body.contentLength;
-  res.writeHead(200, headers);
+  const contentDisposition = safeDisposition(body.contentDisposition) ?? `attachment; filename="${fallbackName}"`;
+  res.writeHead(200, uncachedHeaders({ ...body, contentDisposition, acceptRanges: false }));
   if (req.method === 'HEAD') {
     res.end();
     await body.body.cancel().catch(() => undefined);
@@ -219,6 +234,10 @@ function fail(res: ServerResponse, error: unknown, logger: MediaLogger | undefin
     if (error.kind === 'RATE_LIMITED') {
       const retryAfter = String(Math.max(1, Math.ceil(error.retryAfterSeconds ?? 1)));
       return sendJson(res, 503, { error: 'rate_limited' }, { 'Retry-After': retryAfter });
+    }
+    if (error.kind === 'TIMEOUT') {
+      logger?.warn?.('media: upstream timeout', { message: error.message });
+      return sendJson(res, 504, { error: 'upstream_timeout', kind: 'TIMEOUT' });
     }
     logger?.warn?.('media: upstream failure', { kind: error.kind, status: error.status, message: error.message });
     return sendJson(res, 502, { error: 'upstream_error', kind: error.kind });

@@ -46,6 +46,24 @@ const EXTENSION_BY_TYPE: Readonly<Record<string, string>> = {
   'video/webm': 'webm',
 };
 
+// The type a download of each extension is expected to carry (the upstream documents `video/mp4`), so that a HEAD
+// answered from metadata says what the GET would.
+const VIDEO_TYPE_BY_EXTENSION: Readonly<Record<string, string>> = {
+  mp4: 'video/mp4',
+  mov: 'video/quicktime',
+  webm: 'video/webm',
+  mkv: 'video/x-matroska',
+  avi: 'video/x-msvideo',
+  flv: 'video/x-flv',
+  wmv: 'video/x-ms-wmv',
+  mpeg: 'video/mpeg',
+};
+
+/** MIME type for a video file extension (case-insensitive, no dot); `application/octet-stream` when unknown. */
+export function videoContentTypeForExtension(extension: string): string {
+  return VIDEO_TYPE_BY_EXTENSION[extension.toLowerCase()] ?? 'application/octet-stream';
+}
+
 /** MIME type for a frame file extension (case-insensitive, no dot); `application/octet-stream` when unknown. */
 export function contentTypeForExtension(extension: string): string {
   return TYPE_BY_EXTENSION[extension.toLowerCase()] ?? 'application/octet-stream';

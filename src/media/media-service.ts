@@ -6,20 +6,28 @@
  *   from there; concurrent misses of any frame of the collection join the same in-flight load (Map of promises).
  * - When the zip cannot be mapped with certainty (see zip.ts) or lacks the frame, the frame is downloaded on its own
  *   (also coalesced per frame id). Collections found unmatched are remembered so later frames go straight there.
+ * - While a frame request's zip is split, that collection's frames cannot be evicted (a zip larger than half the
+ *   cache used to evict the very frames it had just written); frames that cannot fit make the split fail, and the
+ *   frames are downloaded one by one. The zip is then cached only if it fits beside them.
+ * - A zip download that stalls (no bytes for UPSTREAM_STALL_MS, see upstream/download.ts) also falls back to
+ *   per-frame downloads; the stall is not remembered (it may be transient).
  * - The zip itself is cached too (immutable) and served by {@link MediaService.getCollectionZip}.
  * - Original videos (`re_`) are cached only when upstream announces a Content-Length ≤ `videoCacheMaxBytes`
  *   (default 64 MiB, and at most a quarter of the cache, so one video cannot flush the frames). Larger or
  *   unknown-length videos are streamed through without touching the disk: no Range support, and every request is a
  *   new upstream download; concurrent requests for them are not coalesced (each browser needs its own stream).
+ *   A HEAD of an uncached video is answered from metadata ({@link MediaService.headVideo}), never by a download.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LRUCache } from 'lru-cache';
 import type { UpstreamClient } from '../upstream/client.js';
-import type { DownloadedFile } from '../upstream/types.js';
+import { isUpstreamError } from '../upstream/errors.js';
+import type { AssetMetadata, DownloadedFile } from '../upstream/types.js';
 import { ContentTooLargeError, type CacheEntry, type DiskCache } from './disk-cache.js';
 import { classifyMediaId, collectionIdOfFrame, extensionForContentType, safeFilename } from './ids.js';
+import { videoHeadersFromMetadata, zipHeaders } from './media-head.js';
 import { spoolToFile } from './spool.js';
 import type { MediaBody, MediaLogger } from './types.js';
 import { DEFAULT_ZIP_LIMITS, splitCollectionZip, type SplitResult, type ZipLimits } from './zip.js';
@@ -34,6 +42,8 @@ export interface MediaServiceOptions {
   /** Where collection zips are spooled before being split; default `cache.tmpDir` (same filesystem: renamed in). */
   tmpDir?: string;
   logger?: MediaLogger;
+  /** Metadata of an id (for HEAD of an uncached video); default `client.getMetadata`. Pass a shared cache. */
+  metadata?: (id: string) => Promise<AssetMetadata>;
   /** Frame ids a collection is known to have (e.g. from the extract-frames callback); they must all be in the zip. */
   knownFrameIds?: (collectionId: string) => readonly string[] | null | Promise<readonly string[] | null>;
   /** Videos up to this announced size are cached; larger ones are streamed through. */
@@ -45,10 +55,15 @@ export interface MediaServiceOptions {
 export interface MediaService {
   /** A cached frame (`imc_<digits>_<n>`), fetched through its collection zip on a miss. Throws `UpstreamError`. */
   getFrame(frameId: string): Promise<CacheEntry>;
-  /** The collection zip (`im_<digits>`): cached file, or streamed through when larger than the whole cache. */
-  getCollectionZip(collectionId: string): Promise<MediaBody>;
+  /**
+   * The collection zip (`im_<digits>`): cached file, or streamed through when it cannot be cached. With
+   * `headersOnly` (HEAD) an uncacheable zip is described instead of being downloaded a second time.
+   */
+  getCollectionZip(collectionId: string, options?: { headersOnly?: boolean }): Promise<MediaBody>;
   /** An original video (`re_<digits>`): cached file when small, otherwise streamed through. */
   openVideo(assetId: string): Promise<MediaBody>;
+  /** For HEAD: the cached video, else its headers derived from metadata (no download). */
+  headVideo(assetId: string): Promise<MediaBody>;
   /** Drops a cache entry whose file turned out to be gone (evicted between lookup and open). */
   forget(key: string): Promise<void>;
   /** Aborts in-flight upstream downloads. */
@@ -81,6 +96,7 @@ export function createMediaService(options: MediaServiceOptions): MediaService {
       : cache.ready().then(() => cache.tmpDir));
 
   const download = (id: string) => client.download(id, { priority: 'interactive', signal: aborter.signal });
+  const metadataOf = options.metadata ?? ((id: string) => client.getMetadata(id, { signal: aborter.signal }));
 
   async function expectedFrames(collectionId: string, requested: string | null): Promise<string[]> {
     let known: readonly string[] | null = null;
@@ -114,7 +130,19 @@ export function createMediaService(options: MediaServiceOptions): MediaService {
 
   const framesOf = (result: SplitResult) => (result.matched ? result.frames : new Map<string, CacheEntry>());
 
+  /** For a frame request, the collection's frames are protected from eviction while they are written. */
   async function loadCollection(collectionId: string, requested: string | null): Promise<CollectionLoad> {
+    // A zip request needs only the zip: its frames may still be evicted to make room for it.
+    const release =
+      requested === null ? () => undefined : cache.protect((key) => collectionIdOfFrame(key) === collectionId);
+    try {
+      return await writeCollection(collectionId, requested);
+    } finally {
+      release();
+    }
+  }
+
+  async function writeCollection(collectionId: string, requested: string | null): Promise<CollectionLoad> {
     const expected = await expectedFrames(collectionId, requested);
     const cached = await cache.get(collectionId);
     if (cached) {
@@ -161,10 +189,16 @@ export function createMediaService(options: MediaServiceOptions): MediaService {
       if (entry) return entry;
     }
     if (!unmatched.has(collectionId)) {
-      const load = await coalesce(collectionLoads, collectionId, () => loadCollection(collectionId, frameId));
-      const entry = load.frames.get(frameId);
+      const load = await coalesce(collectionLoads, collectionId, () => loadCollection(collectionId, frameId)).catch(
+        (error: unknown) => {
+          if (!isUpstreamError(error, 'TIMEOUT')) throw error;
+          logger?.warn?.('media: collection zip download timed out; per-frame download', { frameId });
+          return null;
+        },
+      );
+      const entry = load?.frames.get(frameId);
       if (entry) return entry;
-      if (!unmatched.has(collectionId)) logger?.warn?.('media: frame missing from its zip', { frameId });
+      if (load && !unmatched.has(collectionId)) logger?.warn?.('media: frame missing from its zip', { frameId });
     }
     return downloadFrame(frameId);
   }
@@ -191,13 +225,15 @@ export function createMediaService(options: MediaServiceOptions): MediaService {
       expectKind(frameId, 'frame');
       return (await cache.get(frameId)) ?? coalesce(frameLoads, frameId, () => loadFrame(frameId));
     },
-    async getCollectionZip(collectionId) {
+    async getCollectionZip(collectionId, zipOptions = {}) {
       expectKind(collectionId, 'collection');
       const hit = await cache.get(collectionId);
       if (hit) return { kind: 'file', entry: hit };
       const load = await coalesce(collectionLoads, collectionId, () => loadCollection(collectionId, null));
       if (load.zip) return { kind: 'file', entry: load.zip };
-      // Larger than the whole cache: stream it through (one more billed download, only in this corner case).
+      if (zipOptions.headersOnly) return { kind: 'headers', ...zipHeaders(collectionId) };
+      // Could not be cached (larger than the cache, or than the room beside a frame request's frames): stream it
+      // through, one more billed download, only in this corner case.
       const file = await download(collectionId);
       return passthrough(file, 'application/zip');
     },
@@ -217,6 +253,12 @@ export function createMediaService(options: MediaServiceOptions): MediaService {
       }
       // Not cacheable and the first download belongs to another request: fetch our own stream.
       return passthrough(await download(assetId), 'application/octet-stream');
+    },
+    async headVideo(assetId) {
+      expectKind(assetId, 'video');
+      const hit = await cache.get(assetId);
+      if (hit) return { kind: 'file', entry: hit };
+      return { kind: 'headers', ...videoHeadersFromMetadata(assetId, await metadataOf(assetId), videoCacheMaxBytes) };
     },
     async forget(key) {
       await cache.delete(key);

@@ -1,9 +1,11 @@
 /**
- * Streaming a byte source to a file while measuring and hashing it. Used by the disk cache and for temporary zips.
+ * Streaming a byte source to a file while measuring and hashing it, and moving finished files into place. Used by the
+ * disk cache and for temporary zips.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { unlink, writeFile } from 'node:fs/promises';
+import { copyFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
@@ -19,8 +21,11 @@ export interface ContentDigest {
 /** Thrown when content exceeds the allowed size; nothing is left on disk. */
 export class ContentTooLargeError extends Error {
   override readonly name = 'ContentTooLargeError';
-  constructor(readonly limit: number) {
-    super(`content exceeds ${limit} bytes`);
+  constructor(
+    readonly limit: number,
+    message = `content exceeds ${limit} bytes`,
+  ) {
+    super(message);
   }
 }
 
@@ -91,4 +96,22 @@ export async function digestFile(path: string): Promise<ContentDigest> {
     }
   });
   return digest.result();
+}
+
+/** Renames `from` to `to`; across filesystems, copies into `tmpDir` (on `to`'s filesystem) first, then renames. */
+export async function moveFile(from: string, to: string, tmpDir: string): Promise<void> {
+  try {
+    await rename(from, to);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+    // Different filesystem: copy into our temp dir (same filesystem as `to`), then rename: `to` is never half-written.
+    const sibling = join(tmpDir, `${randomUUID()}.partial`);
+    try {
+      await copyFile(from, sibling);
+      await rename(sibling, to);
+    } finally {
+      await unlink(sibling).catch(() => undefined);
+    }
+    await unlink(from).catch(() => undefined);
+  }
 }

@@ -80,12 +80,18 @@ export interface UpstreamClientOptions {
   fetch?: typeof fetch;
   /**
    * Deadline per attempt, from the request until the reply is read. For `download` it only runs until the headers
-   * arrive: the body is streamed to the caller for as long as it takes (only the caller's signal stops it).
+   * arrive: the body is streamed to the caller for as long as it takes (only the caller's signal or `stallMs` stop
+   * it).
    * Default 30000.
    */
   timeoutMs?: number;
   /** Deadline of one upload attempt (sending the whole file included). Default 600000 (10 min). */
   uploadTimeoutMs?: number;
+  /**
+   * A download that receives no bytes for this long, before its headers (then the header deadline is the smaller of
+   * this and `timeoutMs`) or between body chunks, is aborted with `UpstreamError('TIMEOUT')`. Default: no stall limit.
+   */
+  stallMs?: number;
   scheduler: Scheduler;
   retry?: UpstreamRetryOptions;
 }
@@ -114,6 +120,8 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
   const http = createHttpSender({ baseUrl: options.baseUrl, apiKey, fetch: options.fetch ?? globalThis.fetch });
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const uploadTimeoutMs = options.uploadTimeoutMs ?? DEFAULT_UPLOAD_TIMEOUT_MS;
+  const { stallMs } = options;
+  const headersTimeoutMs = stallMs === undefined ? timeoutMs : Math.min(timeoutMs, stallMs);
   const retry = options.retry ?? {};
   const attempts = retry.attempts ?? DEFAULT_RETRY_ATTEMPTS;
 
@@ -224,8 +232,8 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
       const operation = `download(${id})`;
       return run('idempotent', callOptions, attempts, () =>
         http.send(
-          { operation, method: 'GET', path: `/${id}/download`, timeoutMs, ...signalOf(callOptions) },
-          (res, signal) => readDownload(res, signal, id, operation, http),
+          { operation, method: 'GET', path: `/${id}/download`, timeoutMs: headersTimeoutMs, ...signalOf(callOptions) },
+          (res, signal) => readDownload(res, signal, id, operation, http, stallMs),
         ),
       );
     },

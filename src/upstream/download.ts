@@ -8,7 +8,8 @@ import { COLLECTION_ID_PATTERN, FRAME_ID_PATTERN, type DownloadedFile } from './
 
 /**
  * A file only for HTTP 2xx with a body whose Content-Type is not JSON. Anything else (a JSON body even with 200, an
- * error page) is read and thrown as a classified {@link UpstreamError}, never handed out as a file.
+ * error page) is read and thrown as a classified {@link UpstreamError}, never handed out as a file. With `stallMs`,
+ * the body is wrapped by {@link watchForStall}.
  */
 export async function readDownload(
   res: Response,
@@ -16,11 +17,12 @@ export async function readDownload(
   id: string,
   operation: string,
   http: Pick<HttpSender, 'replyInput'>,
+  stallMs?: number,
 ): Promise<DownloadedFile> {
   const contentType = res.headers.get('content-type')?.trim() || null;
   if (res.ok && !isJsonType(contentType) && res.body !== null) {
     return {
-      body: res.body,
+      body: stallMs === undefined ? res.body : watchForStall(res.body, stallMs, operation),
       contentType: contentType ?? defaultContentType(id),
       contentLength: contentLengthOf(res.headers),
       contentDisposition: res.headers.get('content-disposition'),
@@ -33,6 +35,53 @@ export async function readDownload(
     });
   }
   throw classifyFailure(input);
+}
+
+/**
+ * The download body as a stream that fails with `UpstreamError('TIMEOUT')` when a read waits more than `stallMs` for
+ * the next chunk, cancelling the upstream body (which closes its connection). A read that fails for another reason
+ * (connection reset mid-body) becomes `UpstreamError('UPSTREAM_ERROR')`, so consumers only ever see classified errors.
+ *
+ * The clock runs only while a consumer waits for bytes (`pull` with a zero high-water mark), so a slow consumer
+ * (backpressure from a slow browser) is never taken for a stalled upstream.
+ * Hand-written rather than undici's `bodyTimeout`: that works only through an undici dispatcher, while this client
+ * takes any injected `fetch`, and its failure surfaces as an unclassified `TypeError: terminated`.
+ */
+export function watchForStall(
+  body: ReadableStream<Uint8Array>,
+  stallMs: number,
+  operation: string,
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  const fail = (error: unknown): UpstreamError => {
+    if (error instanceof UpstreamError) return error;
+    return new UpstreamError('UPSTREAM_ERROR', `${operation} failed: the connection broke while reading the body`);
+  };
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const stalled = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            reject(new UpstreamError('TIMEOUT', `${operation} stalled: no bytes for ${stallMs} ms`));
+          }, stallMs);
+        });
+        try {
+          const chunk = await Promise.race([reader.read(), stalled]);
+          if (chunk.done) controller.close();
+          else controller.enqueue(chunk.value);
+        } catch (error) {
+          const failure = fail(error);
+          reader.cancel(failure).catch(() => undefined);
+          controller.error(failure);
+        } finally {
+          clearTimeout(timer);
+        }
+      },
+      cancel: (reason) => reader.cancel(reason),
+    },
+    { highWaterMark: 0 },
+  );
 }
 
 /** Default Content-Type of a download whose reply has none: zip for `im_`, JPEG for `imc_`, else octet-stream. */

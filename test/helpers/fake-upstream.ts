@@ -24,6 +24,7 @@ import {
   type WireResource,
 } from '../fixtures/upstream/envelopes.js';
 import { tinyJpeg } from '../fixtures/upstream/jpeg.js';
+import { createDeferred, type Deferred } from './deferred.js';
 
 export type UploadStatus = 'WAITING' | 'UPLOADING' | 'SUCCESS' | 'FAILED';
 
@@ -86,6 +87,12 @@ export interface FakeUpstream {
   setWebhookUrl(url: string | undefined): void;
   /** Replace the next `count` replies (default 1) with `next`, before auth and rate limiting; `null` clears. */
   setFailure(next: { status: number; body: unknown } | null, count?: number): void;
+  /**
+   * The next successful download of `id` sends its headers and the first `afterBytes` bytes of the body (`null`: not
+   * even the headers), then nothing more, keeping the connection open: a stalled upstream. `written` resolves once
+   * those bytes are out, `closed` when the client has dropped the connection.
+   */
+  stallDownload(id: string, afterBytes: number | null): { written: Promise<void>; closed: Promise<void> };
   close(): Promise<void>;
 }
 
@@ -133,6 +140,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
   const now = options.now ?? Date.now;
   let webhookUrl = options.webhookUrl;
   let failures: { status: number; body: unknown }[] = [];
+  const stalls = new Map<string, { afterBytes: number | null; written: Deferred<void>; closed: Deferred<void> }>();
   const admitted: number[] = [];
   const assets = new Map<string, StoredAsset>();
   const collections = new Map<string, StoredFrame[]>();
@@ -308,7 +316,13 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
       reply = { status: 500, json: INTERNAL_ERROR_BODY };
     }
     call.status = reply.status;
-    send(res, reply);
+    const stalling = call.id !== undefined && call.path.endsWith('/download') && reply.status === 200;
+    const stall = stalling ? stalls.get(call.id!) : undefined;
+    if (stall === undefined) return send(res, reply);
+    stalls.delete(call.id!);
+    res.once('close', () => stall.closed.resolve());
+    if (stall.afterBytes !== null) await sendPartial(res, reply, stall.afterBytes);
+    stall.written.resolve();
   };
 
   const deliver = async (raw: string, contentType = 'application/json'): Promise<number> => {
@@ -366,6 +380,11 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
     },
     setFailure(next, count = 1) {
       failures = next ? Array.from({ length: count }, () => next) : [];
+    },
+    stallDownload(id, afterBytes) {
+      const stall = { afterBytes, written: createDeferred(), closed: createDeferred() };
+      stalls.set(id, stall);
+      return { written: stall.written.promise, closed: stall.closed.promise };
     },
     close() {
       closing ??= new Promise<void>((resolve, reject) => {
@@ -453,11 +472,33 @@ function send(res: ServerResponse, reply: Reply): void {
     return;
   }
   // Quirk (upstream-api.md #14): zips stream chunked, without Content-Length.
-  const zip = new ZipFile();
-  for (const frame of reply.zip) zip.addBuffer(frame.bytes, `${frame.id}.jpg`, { compress: false });
-  zip.end();
   res.writeHead(reply.status, { 'content-type': 'application/zip', 'content-disposition': disposition });
-  zip.outputStream.pipe(res);
+  zipOf(reply.zip).outputStream.pipe(res);
+}
+
+function zipOf(frames: readonly StoredFrame[]): ZipFile {
+  const zip = new ZipFile();
+  for (const frame of frames) zip.addBuffer(frame.bytes, `${frame.id}.jpg`, { compress: false });
+  zip.end();
+  return zip;
+}
+
+/** The headers `send` would write and the first `afterBytes` bytes of the body, and no end (a stalled download). */
+async function sendPartial(res: ServerResponse, reply: Reply, afterBytes: number): Promise<void> {
+  let bytes: Buffer;
+  if ('zip' in reply) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of zipOf(reply.zip).outputStream as AsyncIterable<Buffer>) chunks.push(chunk);
+    bytes = Buffer.concat(chunks);
+    const disposition = `attachment; filename="${reply.filename}"`;
+    res.writeHead(reply.status, { 'content-type': 'application/zip', 'content-disposition': disposition });
+  } else if ('file' in reply) {
+    bytes = reply.file;
+    res.writeHead(reply.status, { 'content-type': reply.contentType, 'content-length': reply.file.length });
+  } else {
+    throw new Error('fake upstream: only file and zip downloads can stall');
+  }
+  await new Promise<void>((resolve) => res.write(bytes.subarray(0, afterBytes), () => resolve()));
 }
 
 function postRaw(url: string, raw: string, contentType: string): Promise<number> {

@@ -239,6 +239,7 @@ describe('GET /media/<id>', () => {
     const head = await get(urlOf('re_1'), { method: 'HEAD' });
     expect(head.res.headers.get('content-length')).toBe(String(big.length));
     expect(head.body.length).toBe(0);
+    expect(upstream.metadataCalls).toEqual(['re_1']);
 
     const small = Buffer.from('tiny mp4 bytes');
     upstream.assets.set('re_2', { data: small, contentType: 'video/mp4' });
@@ -246,6 +247,41 @@ describe('GET /media/<id>', () => {
     expect(ranged.res.status).toBe(206);
     expect(ranged.body.toString()).toBe('mp4');
     expect((await get(urlOf('re_2'))).body.equals(small)).toBe(true);
-    expect(upstream.downloads).toEqual(['re_1', 're_1', 're_2']);
+    // The HEAD was answered from metadata: no second billed download of the big video.
+    expect(upstream.downloads).toEqual(['re_1', 're_2']);
+  });
+
+  it('answers HEAD of an uncached video from metadata, with the headers its GET sends and no download', async () => {
+    const contentDisposition = 'attachment; filename="holiday.mp4"';
+    const video = { contentType: 'video/mp4', contentDisposition };
+    upstream.assets.set('re_1', { data: Buffer.alloc(2 * 1024 * 1024, 9), ...video });
+    upstream.assets.set('re_2', { data: Buffer.from('tiny mp4 bytes'), ...video });
+    const shared = ['content-type', 'content-length', 'content-disposition', 'cache-control', 'accept-ranges'];
+    for (const id of ['re_1', 're_2']) {
+      const head = await get(urlOf(id), { method: 'HEAD' });
+      expect(head.res.status).toBe(200);
+      expect(head.body.length).toBe(0);
+      expect(head.res.headers.get('etag')).toBeNull();
+      expect(upstream.downloads).toEqual([]);
+      const full = await get(urlOf(id));
+      for (const name of shared) {
+        expect([id, name, head.res.headers.get(name)]).toEqual([id, name, full.res.headers.get(name)]);
+      }
+      upstream.downloads.length = 0;
+    }
+    // Cached now: HEAD is served from the cache, ETag included.
+    const cached = await get(urlOf('re_2'), { method: 'HEAD' });
+    expect(cached.res.headers.get('etag')).toMatch(/^"[A-Za-z0-9_-]{43}"$/);
+    expect(upstream.downloads).toEqual([]);
+    expect(upstream.metadataCalls).toEqual(['re_1', 're_2']);
+  });
+
+  it('answers HEAD of an unknown or not yet uploaded video with 404, without a download', async () => {
+    upstream.assets.set('re_3', { data: Buffer.from('x'), contentType: 'video/mp4', uploadStatus: 'UPLOADING' });
+    for (const id of ['re_3', 're_404']) {
+      const head = await get(urlOf(id), { method: 'HEAD' });
+      expect(head.res.status).toBe(404);
+    }
+    expect(upstream.downloads).toEqual([]);
   });
 });

@@ -176,4 +176,29 @@ describe('createDiskCache', () => {
       await expect(cache.put(key, bytes('v'), { contentType: 'text/plain' })).rejects.toBeInstanceOf(RangeError);
     }
   });
+  it('never evicts protected entries and refuses a write that cannot fit beside them', async () => {
+    const cache = open(10);
+    const meta = { contentType: 'image/jpeg' };
+    await cache.put('imc_1_0', bytes('aaaa'), meta);
+    await cache.put('imc_2_0', bytes('bbbb'), meta);
+    const release = cache.protect((key) => key.startsWith('imc_1_'));
+    // Over budget: the unprotected entry goes, although the protected one is older.
+    await cache.put('imc_1_1', bytes('cccc'), meta);
+    expect([cache.has('imc_1_0'), cache.has('imc_2_0'), cache.has('imc_1_1')]).toEqual([true, false, true]);
+    // 8 protected bytes: 4 more would exceed 10, and nothing may be evicted to make room.
+    await expect(cache.put('imc_1_2', bytes('dddd'), meta)).rejects.toBeInstanceOf(ContentTooLargeError);
+    const file = join(tmp.dir, 'zip.tmp');
+    await writeFile(file, 'zzzz');
+    expect(await cache.putFile('im_1', file, meta)).toBeNull();
+    expect(await readdir(tmp.dir).then((names) => names.filter((n) => !n.startsWith('.')).sort())).toEqual([
+      'imc_1_0.data',
+      'imc_1_0.meta.json',
+      'imc_1_1.data',
+      'imc_1_1.meta.json',
+    ]);
+    expect(await readdir(join(tmp.dir, '.tmp'))).toEqual([]);
+    release();
+    await cache.put('imc_1_2', bytes('dddd'), meta);
+    expect([cache.has('imc_1_0'), cache.has('imc_1_1'), cache.has('imc_1_2')]).toEqual([false, true, true]);
+  });
 });

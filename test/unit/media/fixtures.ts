@@ -1,6 +1,6 @@
 /**
  * Test fixtures for media: tiny distinct JPEG-like byte arrays, zips built with yazl, and an in-memory fake
- * UpstreamClient that records download calls. Imported by the media unit and integration tests.
+ * UpstreamClient that records download and metadata calls. Imported by the media unit and integration tests.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import yazl from 'yazl';
 import type { UpstreamClient } from '../../../src/upstream/client.js';
 import { UpstreamError } from '../../../src/upstream/errors.js';
-import type { DownloadedFile } from '../../../src/upstream/types.js';
+import type { AssetMetadata, DownloadedFile, UploadStatus } from '../../../src/upstream/types.js';
 
 /** A few bytes that start like a JPEG and are unique per `seed`. */
 export function fakeJpeg(seed: string | number): Buffer {
@@ -43,11 +43,17 @@ export interface FakeAsset {
   /** Announced Content-Length; default `data.length`, `null` = unknown (chunked). */
   contentLength?: number | null;
   contentDisposition?: string | null;
+  /** `extension` of its metadata; default derived from `contentType`. */
+  extension?: string;
+  /** `upload_status` of its metadata; default SUCCESS. */
+  uploadStatus?: UploadStatus;
 }
 
 export interface FakeUpstream extends UpstreamClient {
   /** Ids passed to `download`, in call order. */
   readonly downloads: string[];
+  /** Ids passed to `getMetadata`, in call order. */
+  readonly metadataCalls: string[];
   assets: Map<string, FakeAsset>;
   /** Download of these ids throws the given error. */
   failures: Map<string, UpstreamError>;
@@ -65,15 +71,40 @@ function bodyOf(data: Buffer): ReadableStream<Uint8Array> {
   });
 }
 
-/** In-memory UpstreamClient: only `download` is implemented; unknown ids throw NOT_FOUND like the real client. */
+const EXTENSIONS: Record<string, string> = { 'video/mp4': 'mp4', 'video/webm': 'webm', 'image/jpeg': 'jpg' };
+
+/** `getMetadata` of a stored asset: what the upstream would list for it (size, extension, original name). */
+function metadataOf(id: string, asset: FakeAsset): AssetMetadata {
+  const filename = /filename="([^"]*)"/.exec(asset.contentDisposition ?? '')?.[1] ?? null;
+  const resource = {
+    assetId: id,
+    extension: asset.extension ?? EXTENSIONS[asset.contentType] ?? null,
+    originalFilename: filename,
+    fileSize: String(asset.data.length),
+    uploadStatus: asset.uploadStatus ?? 'SUCCESS',
+    createTime: '1766989317192',
+    modifyTime: '1766989317192',
+  };
+  return { total: 1, resources: [resource] };
+}
+
+/** In-memory UpstreamClient: `download` and `getMetadata`; unknown ids throw NOT_FOUND like the real client. */
 export function createFakeUpstream(): FakeUpstream {
   const unsupported = () => Promise.reject(new Error('not used by media tests'));
+  const notFound = (id: string) =>
+    new UpstreamError('NOT_FOUND', `Asset not found: ${id}`, { status: 400, code: '400' });
   const fake: FakeUpstream = {
     downloads: [],
+    metadataCalls: [],
     assets: new Map(),
     failures: new Map(),
     gate: null,
-    getMetadata: unsupported,
+    async getMetadata(id) {
+      fake.metadataCalls.push(id);
+      const asset = fake.assets.get(id);
+      if (!asset) throw notFound(id);
+      return metadataOf(id, asset);
+    },
     extractFrames: unsupported,
     upload: unsupported,
     deleteAsset: unsupported,
@@ -83,7 +114,7 @@ export function createFakeUpstream(): FakeUpstream {
       const failure = fake.failures.get(id);
       if (failure) throw failure;
       const asset = fake.assets.get(id);
-      if (!asset) throw new UpstreamError('NOT_FOUND', `Asset not found: ${id}`, { status: 400, code: '400' });
+      if (!asset) throw notFound(id);
       return {
         body: bodyOf(asset.data),
         contentType: asset.contentType,

@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDiskCache, type DiskCache } from '../../../src/media/disk-cache.js';
@@ -6,7 +7,7 @@ import { createMediaService, type MediaService, type MediaServiceOptions } from 
 import type { MediaBody } from '../../../src/media/types.js';
 import { UpstreamError } from '../../../src/upstream/errors.js';
 import { createDeferred } from '../../helpers/deferred.js';
-import { addCollection, createFakeUpstream, fakeJpeg, makeTempDir, type FakeUpstream } from './fixtures.js';
+import { addCollection, buildZip, createFakeUpstream, fakeJpeg, makeTempDir, type FakeUpstream } from './fixtures.js';
 
 let tmp: { dir: string; remove: () => Promise<void> };
 let upstream: FakeUpstream;
@@ -20,6 +21,7 @@ function start(options: Partial<MediaServiceOptions> = {}, maxBytes = 64 * 1024 
 
 async function bytesOf(body: MediaBody): Promise<Buffer> {
   if (body.kind === 'file') return readFile(body.entry.path);
+  if (body.kind === 'headers') throw new Error('no bytes in a headers-only body');
   return Buffer.from(await new Response(body.body).arrayBuffer());
 }
 
@@ -137,6 +139,32 @@ describe('createMediaService', () => {
     expect(await readFile((await service.getFrame('imc_9_2')).path)).toEqual(frames[2]?.data);
     expect(cache.has('im_9')).toBe(false);
     expect(upstream.downloads).toEqual(['im_9', 'im_9']);
+  });
+
+  it('keeps the frames of a zip larger than half the cache, leaving out the zip that cannot fit', async () => {
+    const { zip, frames } = await addCollection(upstream, '9', 3);
+    // Room for the zip alone or its frames alone: putting the zip used to evict the frames it had just written.
+    start({}, zip.length);
+    const entry = await service.getFrame('imc_9_1');
+    for (const frame of frames) expect(await readFile((await cache.get(frame.id))!.path)).toEqual(frame.data);
+    expect(await readFile(entry.path)).toEqual(frames[1]?.data);
+    expect(cache.has('im_9')).toBe(false);
+    expect(upstream.downloads).toEqual(['im_9']);
+  });
+
+  it('falls back to per-frame downloads when the frames of a zip cannot all fit in the cache', async () => {
+    const big = (n: number) => Buffer.concat([fakeJpeg(n), randomBytes(4000)]);
+    const frames = [0, 1, 2].map((n) => ({ id: `imc_9_${n}`, data: big(n) }));
+    const zip = await buildZip(frames.map((f) => ({ name: `${f.id}.jpg`, data: f.data })));
+    upstream.assets.set('im_9', { data: zip, contentType: 'application/zip' });
+    for (const f of frames) upstream.assets.set(f.id, { data: f.data, contentType: 'image/jpeg' });
+    start({}, 6000);
+    for (const frame of frames) {
+      const entry = await service.getFrame(frame.id);
+      expect(await readFile(entry.path)).toEqual(frame.data);
+    }
+    expect(upstream.downloads).toEqual(['im_9', 'imc_9_0', 'imc_9_1', 'imc_9_2']);
+    expect(await readdir(cache.tmpDir)).toEqual([]);
   });
 
   it('rejects ids of the wrong kind before any upstream call', async () => {
