@@ -112,6 +112,8 @@ export function createServices(config: Config, deps: GatewayDeps = {}): ServiceR
     timeoutSeconds: config.tasks.timeoutSeconds,
     reuseSeconds: config.tasks.reuseSeconds,
     parkTtlSeconds: config.webhook.pendingCallbackTtlSeconds,
+    claimTtlMs: config.tasks.claimTtlMs,
+    maxWaitMs: config.upstream.maxWaitMs,
   });
 
   let publicUrl = config.publicUrl ?? `http://localhost:${config.port}`;

@@ -60,17 +60,23 @@ export interface TaskStore {
   /** Keeps a callback for an unknown id until `expiresAt`; the first one parked for an id wins. */
   park(callback: ParkedCallback): Promise<boolean>;
   /**
-   * Marks "an extract call for this asset is under way" for up to `ttlMs`, across instances; false when another
-   * submission holds it. Keeps two instances from paying for the same asset at the same moment.
+   * Takes the cross-instance claim "an extract call for this asset is under way" for `ttlMs`, held by `token` (a
+   * random value only the holder knows); false while another token holds it. Keeps two instances from paying for
+   * the same asset at the same moment. `now` is the memory store's clock; Redis expires claims on its own clock.
    */
-  claimSubmission(assetId: string, ttlMs: number, now: number): Promise<boolean>;
-  releaseSubmission(assetId: string): Promise<void>;
+  claimSubmission(assetId: string, token: string, ttlMs: number, now: number): Promise<boolean>;
+  /** Extends the claim to `ttlMs` from now, only while `token` still holds it (compare-and-extend). */
+  renewSubmission(assetId: string, token: string, ttlMs: number, now: number): Promise<boolean>;
+  /** Drops the claim only while `token` holds it (compare-and-delete), so a stale holder cannot free a newer one's. */
+  releaseSubmission(assetId: string, token: string): Promise<boolean>;
   /** Tasks this gateway started for an asset, newest first. */
   listByAsset(assetId: string): Promise<TaskRecord[]>;
+  /** The task `key` is bound to, or null (never bound, or its task is gone). The task's `assetId` is the key's asset. */
   findByIdempotencyKey(key: string): Promise<TaskRecord | null>;
   /**
-   * Binds `key` to an existing task unless the key is already bound; returns the task the key is bound to.
-   * Used when a keyed request is answered by a reused task, so the key keeps meaning that task.
+   * Binds `key` to an existing task unless the key is already bound to a task that still exists; returns the task
+   * the key is bound to now (null when `taskId` is unknown and the key is free). A binding lives as long as its
+   * task (retention included). Used when a keyed request is answered by a reused task.
    */
   bindIdempotencyKey(key: string, taskId: string): Promise<TaskRecord | null>;
   /** Ids of PENDING tasks whose deadline has passed. */
@@ -119,7 +125,16 @@ export function createMemoryTaskStore(options: MemoryTaskStoreOptions = {}): Tas
     else byAsset.delete(task.assetId);
     for (const [key, id] of byKey) if (id === task.id) byKey.delete(key);
   };
-  const claims = new Map<string, number>();
+  /** A binding counts only while its task exists, as in Redis (where the two can expire apart). */
+  const boundTask = (key: string): TaskRecord | undefined => {
+    const id = byKey.get(key);
+    return id === undefined ? undefined : tasks.get(id);
+  };
+  const claims = new Map<string, { token: string; until: number }>();
+  const heldBy = (assetId: string, token: string, now: number): boolean => {
+    const claim = claims.get(assetId);
+    return claim !== undefined && claim.token === token && claim.until > now;
+  };
 
   const takeParked = (id: string, now: number): ParkedCallback | undefined => {
     const p = parked.get(id);
@@ -136,7 +151,7 @@ export function createMemoryTaskStore(options: MemoryTaskStoreOptions = {}): Tas
       const stored = p ? applyOutcome(task, p.outcome) : task;
       tasks.set(task.id, stored);
       byAsset.set(task.assetId, [task.id, ...(byAsset.get(task.assetId) ?? [])]);
-      if (task.idempotencyKey && !byKey.has(task.idempotencyKey)) byKey.set(task.idempotencyKey, task.id);
+      if (task.idempotencyKey && !boundTask(task.idempotencyKey)) byKey.set(task.idempotencyKey, task.id);
       return { task: stored, appliedParked: p !== undefined };
     },
     async get(id) {
@@ -159,25 +174,31 @@ export function createMemoryTaskStore(options: MemoryTaskStoreOptions = {}): Tas
       }
       return true;
     },
-    async claimSubmission(assetId, ttlMs, now) {
-      const until = claims.get(assetId);
-      if (until !== undefined && until > now) return false;
-      claims.set(assetId, now + ttlMs);
+    async claimSubmission(assetId, token, ttlMs, now) {
+      const current = claims.get(assetId);
+      if (current !== undefined && current.until > now) return false;
+      claims.set(assetId, { token, until: now + ttlMs });
       return true;
     },
-    async releaseSubmission(assetId) {
+    async renewSubmission(assetId, token, ttlMs, now) {
+      if (!heldBy(assetId, token, now)) return false;
+      claims.set(assetId, { token, until: now + ttlMs });
+      return true;
+    },
+    async releaseSubmission(assetId, token) {
+      if (claims.get(assetId)?.token !== token) return false;
       claims.delete(assetId);
+      return true;
     },
     async listByAsset(assetId) {
       return (byAsset.get(assetId) ?? []).map((id) => tasks.get(id)).filter((t): t is TaskRecord => !!t);
     },
     async bindIdempotencyKey(key, taskId) {
-      if (!byKey.has(key) && tasks.has(taskId)) byKey.set(key, taskId);
-      return this.findByIdempotencyKey(key);
+      if (!boundTask(key) && tasks.has(taskId)) byKey.set(key, taskId);
+      return boundTask(key) ?? null;
     },
     async findByIdempotencyKey(key) {
-      const id = byKey.get(key);
-      return id ? (tasks.get(id) ?? null) : null;
+      return boundTask(key) ?? null;
     },
     async overdue(now) {
       const ids: string[] = [];
@@ -193,6 +214,7 @@ export function createMemoryTaskStore(options: MemoryTaskStoreOptions = {}): Tas
     async dispose() {
       tasks.clear();
       parked.clear();
+      claims.clear();
     },
   };
 }

@@ -5,7 +5,8 @@
 import type { UpstreamClient } from '../upstream/client.js';
 import type { AssetResource, ExtractFramesCallback } from '../upstream/types.js';
 import type { Logger } from '../logger.js';
-import type { PubSub, Subscription } from '../pubsub/index.js';
+import type { PubSub } from '../pubsub/index.js';
+import { createSubmissionClaims } from './claim.js';
 import { TERMINAL_STATUSES, type TaskOutcome, type TaskRecord, type TaskStore } from './store.js';
 
 const VIDEO_EXTENSIONS = new Set(['mp4', 'mov', 'avi', 'webm', 'mkv', 'flv', 'wmv', 'mpeg', 'mpg', 'm4v', '3gp', 'ts']);
@@ -22,10 +23,23 @@ export class ExtractionRejectedError extends Error {
   }
 }
 
+/** An idempotency key reused for another asset: it stays bound to its first task, and nothing is submitted. */
+export class IdempotencyKeyInUseError extends Error {
+  override readonly name = 'IdempotencyKeyInUseError';
+  constructor(
+    readonly key: string,
+    /** The task the key is bound to. */
+    readonly task: TaskRecord,
+    readonly requestedAssetId: string,
+  ) {
+    super(`Idempotency key "${key}" belongs to task ${task.id} for asset ${task.assetId}; use a new key to extract ${requestedAssetId}`);
+  }
+}
+
 export interface SubmitOptions {
   /** Re-extract even when a pending or recent task exists (billed again). */
   force?: boolean;
-  /** The same key always returns the same task. */
+  /** The same key always returns the same task; with another asset it is an {@link IdempotencyKeyInUseError}. */
   idempotencyKey?: string | null;
 }
 
@@ -46,8 +60,10 @@ export interface TaskServiceDeps {
   timeoutSeconds: number;
   reuseSeconds: number;
   parkTtlSeconds: number;
-  /** How long a cross-instance submission claim lasts (default 60 s; covers one extract call and its retries). */
-  claimTtlMs?: number;
+  /** Initial TTL of the cross-instance submission claim on an asset; its holder renews it while it submits. */
+  claimTtlMs: number;
+  /** How long a submit waits for another instance's claim on the asset before failing with RATE_LIMITED. */
+  maxWaitMs: number;
 }
 
 export interface TaskService {
@@ -71,7 +87,8 @@ export function isTerminal(task: TaskRecord): boolean {
 export function createTaskService(deps: TaskServiceDeps): TaskService {
   const { store, pubsub, client, logger } = deps;
   const now = deps.now ?? Date.now;
-  const inFlight = new Map<string, Promise<SubmitResult>>();
+  const inFlight = new Map<string, { assetId: string; promise: Promise<SubmitResult> }>();
+  const submitUnderClaim = createSubmissionClaims({ store, pubsub, logger, now, ttlMs: deps.claimTtlMs, maxWaitMs: deps.maxWaitMs });
   let sweeper: ReturnType<typeof setInterval> | undefined;
 
   const publish = (task: TaskRecord) => pubsub.publish('task:updated', task.id, task);
@@ -139,87 +156,64 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
     return { task, reused: false };
   };
 
-  /** The next `asset:submitted` result, or undefined after `ms` (the other submission may have died). */
-  const nextSubmitted = async (updates: Subscription<{ taskId: string | null }>, ms: number) => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), ms);
-    });
-    const result = await Promise.race([updates.next().then((r) => (r.done ? undefined : r.value)), timeout]);
-    clearTimeout(timer);
-    return result;
+  /** The key's bound task answers a request for the same asset; for another asset the request is refused. */
+  const answerKey = (key: string, assetId: string, bound: TaskRecord): SubmitResult => {
+    if (bound.assetId !== assetId) throw new IdempotencyKeyInUseError(key, bound, assetId);
+    return { task: bound, reused: true };
   };
 
-  /**
-   * `startNew` under a cross-instance claim on the asset: when another instance is submitting the same asset right
-   * now, wait for its task instead of paying for a second extraction.
-   */
-  const startClaimed = async (assetId: string, idempotencyKey: string | null): Promise<SubmitResult> => {
-    const claimTtlMs = deps.claimTtlMs ?? 60_000;
-    for (let attempt = 0; attempt < 2; attempt++) {
-      if (await store.claimSubmission(assetId, claimTtlMs, now())) {
-        try {
-          const result = await startNew(assetId, idempotencyKey);
-          pubsub.publish('asset:submitted', assetId, { taskId: result.task.id });
-          return result;
-        } catch (error) {
-          pubsub.publish('asset:submitted', assetId, { taskId: null });
-          throw error;
-        } finally {
-          await store.releaseSubmission(assetId);
-        }
-      }
-      // Listen first, then re-read: the other submission may have registered its task already.
-      const updates = pubsub.subscribe('asset:submitted', assetId);
-      try {
-        const reusable = await findReusable(assetId);
-        if (reusable) return { task: reusable, reused: true };
-        logger.info('waiting for another instance submitting the same asset', { assetId });
-        const submitted = await nextSubmitted(updates, claimTtlMs);
-        const task = submitted?.taskId ? await store.get(submitted.taskId) : null;
-        if (task) return { task, reused: true };
-      } finally {
-        await updates.return();
-      }
+  /** Registers `promise` as the flight other concurrent submits join, until it settles. */
+  const track = (flight: string, assetId: string, promise: Promise<SubmitResult>) => {
+    inFlight.set(flight, { assetId, promise });
+    const clear = () => {
+      if (inFlight.get(flight)?.promise === promise) inFlight.delete(flight);
+    };
+    promise.then(clear, clear);
+  };
+
+  const submitForAsset = async (assetId: string, key: string | null, force: boolean): Promise<SubmitResult> => {
+    // A key keeps answering the task it first got, whatever else happened since (force included).
+    const bindKey = async (result: SubmitResult): Promise<SubmitResult> => {
+      if (!key) return result;
+      const bound = await store.bindIdempotencyKey(key, result.task.id);
+      return bound && bound.id !== result.task.id ? answerKey(key, assetId, bound) : result;
+    };
+    if (!force) {
+      const reusable = await findReusable(assetId);
+      if (reusable) return bindKey({ task: reusable, reused: true });
+      // Concurrent submits for one asset (keyed or not) share a single upstream call.
+      const pending = inFlight.get(`asset:${assetId}`);
+      if (pending) return pending.promise.then((r) => bindKey({ task: r.task, reused: true }));
     }
-    // The other submission failed or vanished twice: submit ourselves rather than fail the caller.
-    return startNew(assetId, idempotencyKey);
+    if (force) return startNew(assetId, key).then(bindKey);
+    const submitted = submitUnderClaim(assetId, { findReusable: () => findReusable(assetId), submit: () => startNew(assetId, key) });
+    // The flight is the bare submission: a joiner binds its own key, and this caller's key conflict is not theirs.
+    track(`asset:${assetId}`, assetId, submitted);
+    return submitted.then(bindKey);
+  };
+
+  const submit = (assetId: string, options: SubmitOptions = {}): Promise<SubmitResult> => {
+    const key = options.idempotencyKey ?? null;
+    const force = options.force ?? false;
+    if (!key) return submitForAsset(assetId, null, force);
+    // Checked and registered in one synchronous step, so two concurrent requests with a key never both submit.
+    const pending = inFlight.get(`key:${key}`);
+    if (pending?.assetId === assetId) return pending.promise.then((r) => ({ task: r.task, reused: true }));
+    if (pending) {
+      // The key is being spent on another asset right now: once that settles, it is bound (a conflict) or free.
+      const again = () => submit(assetId, options);
+      return pending.promise.then(again, again);
+    }
+    const promise = (async () => {
+      const existing = await store.findByIdempotencyKey(key);
+      return existing ? answerKey(key, assetId, existing) : submitForAsset(assetId, key, force);
+    })();
+    track(`key:${key}`, assetId, promise);
+    return promise;
   };
 
   return {
-    async submit(assetId, options = {}) {
-      const key = options.idempotencyKey ?? null;
-      const force = options.force ?? false;
-      // A key keeps answering the task it first got, whatever else happened since (force included).
-      const bindKey = async (result: SubmitResult): Promise<SubmitResult> => {
-        if (!key) return result;
-        const bound = await store.bindIdempotencyKey(key, result.task.id);
-        return bound && bound.id !== result.task.id ? { task: bound, reused: true } : result;
-      };
-      const join = (pending: Promise<SubmitResult>) => pending.then((r) => bindKey({ task: r.task, reused: true }));
-
-      if (key) {
-        const existing = await store.findByIdempotencyKey(key);
-        if (existing) return { task: existing, reused: true };
-        const pending = inFlight.get(`key:${key}`);
-        if (pending) return join(pending);
-      }
-      if (!force) {
-        const reusable = await findReusable(assetId);
-        if (reusable) return bindKey({ task: reusable, reused: true });
-        // Concurrent submits for one asset (keyed or not) share a single upstream call.
-        const pending = inFlight.get(`asset:${assetId}`);
-        if (pending) return join(pending);
-      }
-      const promise = force ? startNew(assetId, key) : startClaimed(assetId, key).then((r) => (r.reused ? bindKey(r) : r));
-      const flights = [key ? `key:${key}` : null, force ? null : `asset:${assetId}`].filter((f): f is string => f !== null);
-      for (const flight of flights) inFlight.set(flight, promise);
-      const clear = () => {
-        for (const flight of flights) if (inFlight.get(flight) === promise) inFlight.delete(flight);
-      };
-      promise.then(clear, clear);
-      return promise;
-    },
+    submit,
 
     async get(id) {
       const task = await store.get(id);

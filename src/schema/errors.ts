@@ -3,7 +3,7 @@
  * failures (UpstreamError kinds, extraction rejections) to them.
  */
 import { GraphQLError } from 'graphql';
-import { ExtractionRejectedError } from '../jobs/tasks.js';
+import { ExtractionRejectedError, IdempotencyKeyInUseError } from '../jobs/tasks.js';
 import { isUpstreamError } from '../upstream/errors.js';
 import { builder } from './builder.js';
 import { ErrorCode } from './error-codes.js';
@@ -77,6 +77,15 @@ export class UploadRejectedError extends DomainError {
     super(message, ErrorCode.UPLOAD_REJECTED);
   }
 }
+export class IdempotencyKeyConflictError extends DomainError {
+  constructor(
+    readonly idempotencyKey: string,
+    readonly taskId: string,
+    message: string,
+  ) {
+    super(message, ErrorCode.IDEMPOTENCY_KEY_CONFLICT);
+  }
+}
 export class ImportFailedError extends DomainError {
   constructor(
     readonly url: string,
@@ -140,6 +149,16 @@ builder.objectType(UploadRejectedError, {
   description: 'The upload was refused (empty, too large, or not accepted upstream). Nothing was stored.',
   interfaces: [ErrorInterface],
 });
+builder.objectType(IdempotencyKeyConflictError, {
+  name: 'IdempotencyKeyConflictError',
+  description:
+    'The idempotency key already belongs to a task for another asset. Nothing was submitted; use a new key for this asset.',
+  interfaces: [ErrorInterface],
+  fields: (t) => ({
+    idempotencyKey: t.exposeString('idempotencyKey', { description: 'The key that was sent.' }),
+    taskId: t.exposeID('taskId', { description: 'The task the key is bound to (for its own asset).' }),
+  }),
+});
 builder.objectType(ImportFailedError, {
   name: 'ImportFailedError',
   description: 'The video at the URL could not be fetched or is not acceptable. Nothing was stored.',
@@ -154,6 +173,9 @@ export function toDomainError(error: unknown, context: { assetId?: string } = {}
     return error.reason === 'NOT_READY'
       ? new AssetNotReadyError(error.asset.assetId, error.asset.uploadStatus, error.message)
       : new NotAVideoError(error.asset.assetId, error.asset.extension, error.message);
+  }
+  if (error instanceof IdempotencyKeyInUseError) {
+    return new IdempotencyKeyConflictError(error.key, error.task.id, error.message);
   }
   if (isUpstreamError(error)) {
     switch (error.kind) {

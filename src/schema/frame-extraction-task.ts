@@ -8,6 +8,7 @@ import { ErrorCode } from './error-codes.js';
 import {
   AssetNotFoundError,
   AssetNotReadyError,
+  IdempotencyKeyConflictError,
   InvalidArgumentError,
   InvalidAssetIdError,
   NotAVideoError,
@@ -133,6 +134,7 @@ builder.mutationField('extractFrames', (t) =>
         AssetNotReadyError,
         NotAVideoError,
         InvalidArgumentError,
+        IdempotencyKeyConflictError,
       ],
       directResult: true,
       union: { name: 'ExtractFramesResult', description: 'The task, or why it could not be started.' },
@@ -146,7 +148,9 @@ builder.mutationField('extractFrames', (t) =>
       }),
       idempotencyKey: t.arg.string({
         required: false,
-        description: 'Client-chosen key (1-128 chars); the same key always returns the same task.',
+        description:
+          'Client-chosen key (1-128 chars); the same key always returns the same task. A key belongs to one asset: ' +
+          'sending it with another assetId returns IdempotencyKeyConflictError and submits nothing.',
       }),
     },
     resolve: async (_root, args, ctx) => {

@@ -64,6 +64,7 @@ export type StartFrameExtractionMutation = { extractFrames:
     | { __typename: 'AssetNotFoundError', message: string, code: string }
     | { __typename: 'AssetNotReadyError', assetId: string, uploadStatus: string | null, message: string, code: string }
     | { __typename: 'ExtractFramesSuccess', reused: boolean, task: { id: string, assetId: string, status: FrameExtractionStatus } }
+    | { __typename: 'IdempotencyKeyConflictError', message: string, code: string }
     | { __typename: 'InvalidArgumentError', message: string, code: string }
     | { __typename: 'InvalidAssetIdError', message: string, code: string }
     | { __typename: 'NotAVideoError', message: string, code: string }

@@ -22,16 +22,24 @@ interface Harness {
 }
 
 let harness: Harness | undefined;
+const started: Harness[] = [];
 
 afterEach(async () => {
-  harness?.tasks.stop();
-  await harness?.pubsub.dispose();
+  for (const h of started.splice(0)) {
+    h.tasks.stop();
+    await h.pubsub.dispose();
+  }
   harness = undefined;
   vi.useRealTimers();
 });
 
-function setup(options: { store?: TaskStore; asset?: Partial<AssetResource> } = {}): Harness {
-  const clock = { now: T0 };
+const CLAIM_TTL_MS = 3_000;
+const MAX_WAIT_MS = 20_000;
+/** How often a waiter re-reads the registry and retries the claim: min(1 s, ttl / 3). */
+const RETRY_MS = 1_000;
+
+function setup(options: { store?: TaskStore; asset?: Partial<AssetResource>; clock?: { now: number } } = {}): Harness {
+  const clock = options.clock ?? { now: T0 };
   const nextIds: string[] = [];
   let counter = 0;
   const extractFrames = vi.fn(async (_assetId: string) => ({ taskId: nextIds.shift() ?? `task-${++counter}` }));
@@ -58,8 +66,11 @@ function setup(options: { store?: TaskStore; asset?: Partial<AssetResource> } = 
     timeoutSeconds: TIMEOUT_S,
     reuseSeconds: 3600,
     parkTtlSeconds: PARK_TTL_S,
+    claimTtlMs: CLAIM_TTL_MS,
+    maxWaitMs: MAX_WAIT_MS,
   });
   harness = { tasks, store, pubsub, clock, extractFrames, nextIds };
+  started.push(harness);
   return harness;
 }
 
@@ -132,7 +143,6 @@ describe('submit', () => {
     const notReady = setup({ asset: { uploadStatus: 'UPLOADING' } });
     await expect(notReady.tasks.submit(ASSET)).rejects.toMatchObject({ name: 'ExtractionRejectedError', reason: 'NOT_READY' });
     expect(notReady.extractFrames).not.toHaveBeenCalled();
-    await notReady.pubsub.dispose();
     const image = setup({ asset: { extension: 'png' } });
     await expect(image.tasks.submit(ASSET)).rejects.toBeInstanceOf(ExtractionRejectedError);
     expect(image.extractFrames).not.toHaveBeenCalled();

@@ -1,0 +1,400 @@
+/**
+ * ONE TaskStore contract, run over the memory store and the Redis store (a real Redis; see helpers/redis.ts), so
+ * the two cannot drift apart. Each kind opens two handles on one shared state (memory: the same object; Redis: two
+ * connections, one prefix) and says how time passes for what expires: the memory store takes `now` arguments and
+ * sweeps, Redis expires keys on its own clock (simulated by deleting exactly the keys whose TTL has run out).
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createRedisTaskStore } from '../../src/jobs/redis-store.js';
+import { canTransition, createMemoryTaskStore, type TaskOutcome, type TaskStatus, type TaskStore } from '../../src/jobs/store.js';
+import { openTestRedis, type TestRedis } from '../helpers/redis.js';
+import { pendingTask, T0 } from '../fixtures/tasks.js';
+
+const ASSET = 're_666914042514116608';
+const RETENTION_MS = 60_000;
+
+const outcome = (status: TaskOutcome['status'], completedAt = T0 + 1_000): TaskOutcome =>
+  status === 'SUCCEEDED'
+    ? {
+        status,
+        collectionId: 'im_666914042514116999',
+        // 18-digit upstream ids beyond 2^53: they must come back as the same strings.
+        frameIds: ['imc_666914042514116999_0', 'imc_666914042514116999_1'],
+        error: null,
+        completedAt,
+      }
+    : { status, collectionId: null, frameIds: [], error: status === 'FAILED' ? 'decode failed' : 'no result', completedAt };
+
+let redis: TestRedis;
+beforeAll(async () => {
+  redis = await openTestRedis();
+});
+afterAll(async () => {
+  await redis?.dispose();
+});
+
+interface Pair {
+  a: TaskStore;
+  b: TaskStore;
+  /** Lets the claim taken at `claimedAt` for `ttlMs` run out; returns the `now` to pass from then on. */
+  lapseClaim(assetId: string, claimedAt: number, ttlMs: number): Promise<number>;
+  /** Lets RETENTION_MS pass for every finished task (and nothing that lives longer). */
+  lapseRetention(): Promise<void>;
+}
+
+interface StoreKind {
+  name: string;
+  open(options?: { parkedMax?: number }): Pair;
+}
+
+const kinds: StoreKind[] = [
+  {
+    name: 'memory',
+    open(options = {}) {
+      const store = createMemoryTaskStore({ retentionMs: RETENTION_MS, ...(options.parkedMax === undefined ? {} : { maxParked: options.parkedMax }) });
+      return {
+        a: store,
+        b: store,
+        lapseClaim: async (_assetId, claimedAt, ttlMs) => claimedAt + ttlMs,
+        lapseRetention: async () => {
+          await store.overdue(T0 + 1_000 + RETENTION_MS + 1);
+        },
+      };
+    },
+  },
+  {
+    name: 'redis',
+    open(options = {}) {
+      const prefix = `${redis.prefix}store-${randomUUID()}:`;
+      const make = () => createRedisTaskStore({ redis: redis.connect(), prefix, ownsConnection: true, retentionMs: RETENTION_MS, ...options });
+      return {
+        a: make(),
+        b: make(),
+        lapseClaim: async (assetId, claimedAt, ttlMs) => {
+          await redis.admin.del(`${prefix}submitting:${assetId}`);
+          return claimedAt + ttlMs;
+        },
+        lapseRetention: async () => {
+          const keys = await redis.admin.keys(`${prefix}*`);
+          const ttls = await Promise.all(keys.map((k) => redis.admin.pttl(k)));
+          const due = keys.filter((_k, i) => ttls[i]! > 0 && ttls[i]! <= RETENTION_MS);
+          if (due.length > 0) await redis.admin.del(...due);
+        },
+      };
+    },
+  },
+];
+
+describe.each(kinds)('TaskStore contract: $name', (kind) => {
+  let pair: Pair;
+  let a: TaskStore;
+  let b: TaskStore;
+  const open = (options?: { parkedMax?: number }) => {
+    pair = kind.open(options);
+    ({ a, b } = pair);
+  };
+  beforeEach(() => open());
+  afterEach(async () => {
+    await a.dispose();
+    if (b !== a) await b.dispose();
+  });
+
+  it('inserts and reads back a task; a second insert returns the stored one', async () => {
+    const task = pendingTask('t-1', { idempotencyKey: 'order-42' });
+    expect(await a.insert(task, T0)).toEqual({ task, appliedParked: false });
+    expect(await b.get('t-1')).toEqual(task);
+    expect(await b.insert({ ...task, assetId: 're_1' }, T0)).toEqual({ task, appliedParked: false });
+    expect(await b.get('t-2')).toBeNull();
+  });
+
+  it('completes once: a second complete reports changed: false with the stored task', async () => {
+    await a.insert(pendingTask('t-1'), T0);
+    const first = await a.complete('t-1', outcome('SUCCEEDED'));
+    expect(first).toEqual({ changed: true, task: { ...pendingTask('t-1'), ...outcome('SUCCEEDED') } });
+    expect(await b.complete('t-1', outcome('SUCCEEDED', T0 + 2_000))).toEqual({ changed: false, task: first.task });
+    expect(await b.complete('t-1', outcome('TIMED_OUT', T0 + 2_000))).toEqual({ changed: false, task: first.task });
+    expect(await b.get('t-1')).toEqual(first.task);
+    expect(await a.complete('unknown', outcome('FAILED'))).toEqual({ changed: false, task: null });
+  });
+
+  it('allows TIMED_OUT → SUCCEEDED and refuses SUCCEEDED → FAILED', async () => {
+    await a.insert(pendingTask('t-1'), T0);
+    expect((await a.complete('t-1', outcome('TIMED_OUT'))).changed).toBe(true);
+    const late = await b.complete('t-1', outcome('SUCCEEDED', T0 + 90_000));
+    expect(late).toMatchObject({ changed: true, task: { status: 'SUCCEEDED', completedAt: T0 + 90_000, error: null } });
+    expect(await a.complete('t-1', outcome('FAILED'))).toEqual({ changed: false, task: late.task });
+  });
+
+  it('follows canTransition for every (from, to) pair', async () => {
+    const froms: TaskStatus[] = ['PENDING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT'];
+    const tos: TaskOutcome['status'][] = ['SUCCEEDED', 'FAILED', 'TIMED_OUT'];
+    for (const from of froms) {
+      for (const to of tos) {
+        const id = `${from}-${to}`;
+        await a.insert(pendingTask(id), T0);
+        if (from !== 'PENDING') await a.complete(id, outcome(from));
+        const result = await b.complete(id, outcome(to, T0 + 5_000));
+        expect({ id, changed: result.changed }).toEqual({ id, changed: canTransition(from, to) });
+        expect(result.task?.status).toBe(result.changed ? to : from);
+      }
+    }
+  });
+
+  it('lets exactly one of two concurrent completes win', async () => {
+    for (let round = 0; round < 25; round++) {
+      const id = `race-${round}`;
+      await a.insert(pendingTask(id), T0);
+      const results = await Promise.all([a.complete(id, outcome('SUCCEEDED')), b.complete(id, outcome('FAILED'))]);
+      expect(results.filter((r) => r.changed)).toHaveLength(1);
+      const winner = results.find((r) => r.changed)!.task;
+      expect(await a.get(id)).toEqual(winner);
+      expect(results.every((r) => r.task?.status === winner?.status)).toBe(true);
+    }
+  });
+
+  it('lists overdue PENDING tasks by deadline (inclusive), never finished ones', async () => {
+    await a.insert(pendingTask('early', { deadlineAt: T0 + 10 }), T0);
+    await a.insert(pendingTask('late', { deadlineAt: T0 + 20 }), T0);
+    await a.insert(pendingTask('done', { deadlineAt: T0 + 5 }), T0);
+    await b.complete('done', outcome('SUCCEEDED'));
+    expect(await b.overdue(T0 + 9)).toEqual([]);
+    expect(await b.overdue(T0 + 10)).toEqual(['early']);
+    expect((await b.overdue(T0 + 20)).sort()).toEqual(['early', 'late']);
+    await a.complete('early', outcome('TIMED_OUT'));
+    expect(await b.overdue(T0 + 20)).toEqual(['late']);
+  });
+
+  it('lists tasks of an asset newest first', async () => {
+    await a.insert(pendingTask('old'), T0);
+    await a.insert(pendingTask('new', { submittedAt: T0 + 1 }), T0 + 1);
+    await a.insert(pendingTask('other', { assetId: 're_1' }), T0 + 2);
+    await a.complete('new', outcome('SUCCEEDED'));
+    const listed = await b.listByAsset(ASSET);
+    expect(listed.map((t) => [t.id, t.status])).toEqual([
+      ['new', 'SUCCEEDED'],
+      ['old', 'PENDING'],
+    ]);
+    expect(await b.listByAsset('re_404')).toEqual([]);
+  });
+
+  describe('parked callbacks', () => {
+    it('applies a parked callback atomically on insert', async () => {
+      expect(await a.park({ taskId: 't-1', outcome: outcome('SUCCEEDED'), expiresAt: Date.now() + 60_000 })).toBe(true);
+      const inserted = await b.insert(pendingTask('t-1'), T0);
+      expect(inserted).toEqual({ task: { ...pendingTask('t-1'), ...outcome('SUCCEEDED') }, appliedParked: true });
+      expect(await a.get('t-1')).toEqual(inserted.task);
+      expect(await a.overdue(T0 + 10_000_000)).toEqual([]);
+    });
+
+    it('parks the first callback only, and none for a registered task', async () => {
+      const expiresAt = Date.now() + 60_000;
+      expect(await a.park({ taskId: 't-1', outcome: outcome('FAILED'), expiresAt })).toBe(true);
+      expect(await b.park({ taskId: 't-1', outcome: outcome('SUCCEEDED'), expiresAt })).toBe(false);
+      expect((await b.insert(pendingTask('t-1'), T0)).task.status).toBe('FAILED');
+      await a.insert(pendingTask('t-2'), T0);
+      expect(await b.park({ taskId: 't-2', outcome: outcome('SUCCEEDED'), expiresAt })).toBe(false);
+      expect((await a.get('t-2'))?.status).toBe('PENDING');
+    });
+
+    it('ignores a parked callback once `now` has passed its expiresAt (expiresAt itself still counts)', async () => {
+      const now = Date.now();
+      await a.park({ taskId: 'edge', outcome: outcome('SUCCEEDED'), expiresAt: now + 60_000 });
+      await a.park({ taskId: 'gone', outcome: outcome('SUCCEEDED'), expiresAt: now + 60_000 });
+      expect((await b.insert(pendingTask('edge'), now + 60_000)).appliedParked).toBe(true);
+      expect(await b.insert(pendingTask('gone'), now + 60_001)).toEqual({ task: pendingTask('gone'), appliedParked: false });
+      expect(await a.overdue(T0 + 60_000)).toEqual(['gone']);
+    });
+
+    it('drops expired parked callbacks during the overdue sweep', async () => {
+      const now = Date.now();
+      await a.park({ taskId: 't-1', outcome: outcome('SUCCEEDED'), expiresAt: now + 1_000 });
+      await b.overdue(now + 2_000);
+      expect(await a.park({ taskId: 't-1', outcome: outcome('FAILED'), expiresAt: now + 60_000 })).toBe(true);
+    });
+
+    it('bounds parked callbacks, dropping the oldest first', async () => {
+      await a.dispose();
+      if (b !== a) await b.dispose();
+      open({ parkedMax: 2 });
+      const now = Date.now();
+      for (const [i, id] of ['p1', 'p2', 'p3'].entries()) {
+        await a.park({ taskId: id, outcome: outcome('SUCCEEDED'), expiresAt: now + 60_000 + i });
+      }
+      expect((await b.insert(pendingTask('p1'), now)).appliedParked).toBe(false);
+      expect((await b.insert(pendingTask('p2'), now)).appliedParked).toBe(true);
+      expect((await b.insert(pendingTask('p3'), now)).appliedParked).toBe(true);
+    });
+  });
+
+  describe('idempotency keys', () => {
+    it('binds a key at insert to the first task only; the bound task carries the asset', async () => {
+      await a.insert(pendingTask('first', { idempotencyKey: 'k-1' }), T0);
+      await b.insert(pendingTask('second', { idempotencyKey: 'k-1', assetId: 're_1' }), T0);
+      expect(await b.findByIdempotencyKey('k-1')).toMatchObject({ id: 'first', assetId: ASSET });
+      expect(await a.findByIdempotencyKey('k-2')).toBeNull();
+    });
+
+    it('binds a free key to an existing task, keeps the first binding, and binds nothing to an unknown task', async () => {
+      await a.insert(pendingTask('t-1'), T0);
+      await a.insert(pendingTask('t-2'), T0);
+      expect((await b.bindIdempotencyKey('k', 't-1'))?.id).toBe('t-1');
+      expect((await a.bindIdempotencyKey('k', 't-2'))?.id).toBe('t-1');
+      expect(await a.bindIdempotencyKey('free', 'no-such-task')).toBeNull();
+      expect(await b.findByIdempotencyKey('free')).toBeNull();
+    });
+
+    it('lets bindings expire with their finished task, keeps a PENDING task bound, and frees the key for a new task', async () => {
+      await a.insert(pendingTask('done', { idempotencyKey: 'k-insert' }), T0);
+      await a.insert(pendingTask('open', { idempotencyKey: 'k-open' }), T0);
+      await b.bindIdempotencyKey('k-bound', 'done');
+      await b.complete('done', outcome('SUCCEEDED'));
+      await b.bindIdempotencyKey('k-late', 'done');
+      await pair.lapseRetention();
+      expect(await a.get('done')).toBeNull();
+      for (const key of ['k-insert', 'k-bound', 'k-late']) expect(await a.findByIdempotencyKey(key)).toBeNull();
+      expect((await a.findByIdempotencyKey('k-open'))?.id).toBe('open');
+      expect((await a.listByAsset(ASSET)).map((t) => t.id)).toEqual(['open']);
+      // The freed key binds again, at insert and by bind.
+      await b.insert(pendingTask('again', { idempotencyKey: 'k-insert', submittedAt: T0 + 2 }), T0 + 2);
+      expect((await a.findByIdempotencyKey('k-insert'))?.id).toBe('again');
+      expect((await a.bindIdempotencyKey('k-bound', 'open'))?.id).toBe('open');
+    });
+  });
+
+  describe('submission claims', () => {
+    it('lets one token per asset hold the claim; only the holder renews or releases it', async () => {
+      expect(await a.claimSubmission(ASSET, 'tok-a', 1_000, T0)).toBe(true);
+      expect(await b.claimSubmission(ASSET, 'tok-b', 1_000, T0 + 1)).toBe(false);
+      expect(await b.renewSubmission(ASSET, 'tok-b', 1_000, T0 + 1)).toBe(false);
+      expect(await b.releaseSubmission(ASSET, 'tok-b')).toBe(false);
+      expect(await b.claimSubmission('re_1', 'tok-b', 1_000, T0 + 1)).toBe(true); // another asset is independent
+      expect(await a.renewSubmission(ASSET, 'tok-a', 1_000, T0 + 2)).toBe(true);
+      expect(await a.releaseSubmission(ASSET, 'tok-a')).toBe(true);
+      expect(await b.claimSubmission(ASSET, 'tok-b', 1_000, T0 + 3)).toBe(true);
+    });
+
+    it("does not let a stale holder's release or renewal touch a newer holder's claim", async () => {
+      expect(await a.claimSubmission(ASSET, 'stale', 1_000, T0)).toBe(true);
+      const later = await pair.lapseClaim(ASSET, T0, 1_000); // the stale holder's claim ran out mid-call
+      expect(await b.claimSubmission(ASSET, 'newer', 1_000, later)).toBe(true);
+      expect(await a.releaseSubmission(ASSET, 'stale')).toBe(false);
+      expect(await a.renewSubmission(ASSET, 'stale', 1_000, later)).toBe(false);
+      expect(await a.claimSubmission(ASSET, 'third', 1_000, later)).toBe(false); // still the newer holder's
+      expect(await b.renewSubmission(ASSET, 'newer', 1_000, later)).toBe(true);
+      expect(await b.releaseSubmission(ASSET, 'newer')).toBe(true);
+      expect(await a.releaseSubmission(ASSET, 'newer')).toBe(false); // a second release is a no-op
+    });
+
+    it('refuses renewal after the token changed, even while a claim exists', async () => {
+      expect(await a.claimSubmission(ASSET, 'first', 1_000, T0)).toBe(true);
+      expect(await a.releaseSubmission(ASSET, 'first')).toBe(true);
+      expect(await b.claimSubmission(ASSET, 'second', 1_000, T0 + 1)).toBe(true);
+      expect(await a.renewSubmission(ASSET, 'first', 1_000, T0 + 2)).toBe(false);
+      expect(await b.claimSubmission(ASSET, 'first', 1_000, T0 + 2)).toBe(false);
+    });
+
+    it('lets exactly one of many concurrent claims win', async () => {
+      for (let round = 0; round < 10; round++) {
+        const asset = `re_${round}`;
+        const results = await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 ? a : b).claimSubmission(asset, `tok-${i}`, 1_000, T0)));
+        expect(results.filter(Boolean)).toHaveLength(1);
+      }
+    });
+  });
+});
+
+describe('createRedisTaskStore specifics', () => {
+  const store = (options: { prefix: string; retentionMs?: number }) => createRedisTaskStore({ redis: redis.admin, ...options });
+  const fresh = (name: string) => `${redis.prefix}${name}-${randomUUID()}:`;
+
+  it('gives a parked entry a real PX TTL until expiresAt, and stores plain JSON', async () => {
+    const prefix = fresh('ttl');
+    const s = store({ prefix });
+    await s.park({ taskId: 't-1', outcome: outcome('SUCCEEDED'), expiresAt: Date.now() + 30_000 });
+    const ttl = await redis.admin.pttl(`${prefix}parked:t-1`);
+    expect(ttl).toBeGreaterThan(25_000);
+    expect(ttl).toBeLessThanOrEqual(30_000);
+    expect(JSON.parse((await redis.admin.hget(`${prefix}parked:t-1`, 'outcome'))!)).toEqual(outcome('SUCCEEDED'));
+    await s.insert(pendingTask('t-2'), T0);
+    expect(JSON.parse((await redis.admin.hget(`${prefix}task:t-2`, 'task'))!)).toEqual(pendingTask('t-2'));
+  });
+
+  it('gives a finished task, its key bindings and its key set the retention TTL; a PENDING one keeps them', async () => {
+    const prefix = fresh('retention');
+    const s = store({ prefix, retentionMs: 60_000 });
+    const pttl = (key: string) => redis.admin.pttl(`${prefix}${key}`);
+    await s.insert(pendingTask('t-1', { idempotencyKey: 'k-1' }), T0);
+    await s.insert(pendingTask('t-2'), T0);
+    await s.bindIdempotencyKey('k-2', 't-1');
+    expect(await pttl('asset:re_666914042514116608')).toBeGreaterThan(110_000); // deadline + retention
+    for (const key of ['task:t-1', 'idem:k-1', 'idem:k-2', 'task-keys:t-1']) expect({ key, ttl: await pttl(key) }).toEqual({ key, ttl: -1 });
+    await s.complete('t-1', outcome('SUCCEEDED'));
+    for (const key of ['task:t-1', 'idem:k-1', 'idem:k-2', 'task-keys:t-1']) {
+      const ttl = await pttl(key);
+      expect({ key, ok: ttl > 55_000 && ttl <= 60_000 }).toEqual({ key, ok: true });
+    }
+    // Bound after completion: takes the task's remaining TTL.
+    await s.bindIdempotencyKey('k-3', 't-1');
+    expect(await pttl('idem:k-3')).toBeGreaterThan(55_000);
+    // A task finished by a parked callback at registration expires with its key too.
+    await s.park({ taskId: 't-3', outcome: outcome('FAILED'), expiresAt: Date.now() + 30_000 });
+    expect((await s.insert(pendingTask('t-3', { idempotencyKey: 'k-4' }), T0)).appliedParked).toBe(true);
+    expect(await pttl('task:t-3')).toBeGreaterThan(55_000);
+    expect(await pttl('idem:k-4')).toBeGreaterThan(55_000);
+  });
+
+  it('replaces a binding whose task vanished before the binding did, and forgets vanished index entries', async () => {
+    const prefix = fresh('vanished');
+    const s = store({ prefix });
+    await s.insert(pendingTask('t-1', { idempotencyKey: 'k-1' }), T0);
+    await s.insert(pendingTask('t-2'), T0);
+    await s.insert(pendingTask('t-4'), T0);
+    await redis.admin.del(`${prefix}task:t-1`); // a flushed or expired task whose binding is still there
+    expect(await s.findByIdempotencyKey('k-1')).toBeNull();
+    expect((await s.bindIdempotencyKey('k-1', 't-2'))?.id).toBe('t-2');
+    await redis.admin.del(`${prefix}task:t-2`);
+    await s.insert(pendingTask('t-3', { idempotencyKey: 'k-1', submittedAt: T0 + 1 }), T0 + 1);
+    expect((await s.findByIdempotencyKey('k-1'))?.id).toBe('t-3');
+    expect((await s.listByAsset('re_666914042514116608')).map((t) => t.id)).toEqual(['t-3', 't-4']);
+    expect((await redis.admin.zrange(`${prefix}asset:re_666914042514116608`, 0, -1)).sort()).toEqual(['t-3', 't-4']);
+  });
+
+  it('stores the claim as the holder token with a PX TTL that renewal resets', async () => {
+    const prefix = fresh('claim');
+    const s = store({ prefix });
+    const key = `${prefix}submitting:${ASSET}`;
+    expect(await s.claimSubmission(ASSET, 'tok', 2_000, T0)).toBe(true);
+    expect(await redis.admin.get(key)).toBe('tok');
+    const first = await redis.admin.pttl(key);
+    expect(first).toBeGreaterThan(0);
+    expect(first).toBeLessThanOrEqual(2_000);
+    expect(await s.renewSubmission(ASSET, 'tok', 60_000, T0)).toBe(true);
+    expect(await redis.admin.pttl(key)).toBeGreaterThan(2_000);
+    expect(await s.renewSubmission(ASSET, 'other', 120_000, T0)).toBe(false);
+    expect(await redis.admin.pttl(key)).toBeLessThanOrEqual(60_000);
+    expect(await s.releaseSubmission(ASSET, 'tok')).toBe(true);
+    expect(await redis.admin.exists(key)).toBe(0);
+  });
+
+  it('reloads its scripts after SCRIPT FLUSH (EVALSHA falls back to EVAL)', async () => {
+    const s = store({ prefix: fresh('flush') });
+    await s.insert(pendingTask('t-1'), T0);
+    await redis.admin.script('FLUSH');
+    expect((await s.complete('t-1', outcome('FAILED'))).changed).toBe(true);
+    expect(await s.overdue(T0)).toEqual([]);
+    await redis.admin.script('FLUSH');
+    expect(await s.claimSubmission(ASSET, 'tok', 1_000, T0)).toBe(true);
+    expect(await s.releaseSubmission(ASSET, 'tok')).toBe(true);
+  });
+
+  it('leaves a shared connection open on dispose, and closes its own', async () => {
+    const shared = redis.connect();
+    await createRedisTaskStore({ redis: shared }).dispose();
+    expect(await shared.ping()).toBe('PONG');
+    const ended = new Promise((resolve) => shared.once('end', resolve));
+    await createRedisTaskStore({ redis: shared, ownsConnection: true }).dispose();
+    await ended;
+    expect(shared.status).toBe('end');
+  });
+});
