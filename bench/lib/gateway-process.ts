@@ -1,0 +1,96 @@
+/**
+ * Runs the real gateway (`node --import tsx src/main.ts`) as a child process, so a bench can read its RSS without
+ * the client side's sockets in it, and so several instances really are separate processes.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const AGENT = new URL('./gc-agent.ts', import.meta.url).href;
+const OUTPUT_KEPT = 8192;
+
+export interface GatewayMemory {
+  rss: number;
+  heapUsed: number;
+  /** False when the child was started without --expose-gc (figures then include garbage). */
+  gc: boolean;
+}
+
+export interface GatewayProcess {
+  pid: number;
+  /** http://127.0.0.1:port */
+  url: string;
+  wsUrl: string;
+  webhookUrl: string;
+  memory(): Promise<GatewayMemory>;
+  /** SIGTERM, then SIGKILL if it is still running after `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+const running = new Set<ChildProcess>();
+
+/** SIGKILLs every gateway this process started that is still running (including ones still starting). */
+export function killAllGateways(): void {
+  for (const child of running) child.kill('SIGKILL');
+}
+// Last line of defence: a bench that throws must not leave gateways behind.
+process.once('exit', killAllGateways);
+
+/**
+ * Starts a gateway with `env` (merged over the parent's environment) and resolves once it printed its banner.
+ * `env` must set MAVI_WEBHOOK_SECRET: the webhook URL is built from it.
+ */
+export async function startGatewayProcess(env: Record<string, string | undefined>): Promise<GatewayProcess> {
+  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', '--import', AGENT, 'src/main.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  running.add(child);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  void exited.then(() => running.delete(child));
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString('utf8')).slice(-OUTPUT_KEPT);
+  };
+  // Both pipes are always drained: a child blocked on a full pipe would look like a slow gateway.
+  child.stderr!.on('data', keep);
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      keep(chunk);
+      const match = /GraphiQL:\s+https?:\/\/[^\s/]+:(\d+)\//.exec(output);
+      if (match) resolve(Number(match[1]));
+    });
+    void exited.then((code) => reject(new Error(`gateway exited with ${code} before it was ready:\n${output}`)));
+  });
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    pid: child.pid!,
+    url,
+    wsUrl: `${url.replace(/^http/, 'ws')}/graphql`,
+    webhookUrl: `${url}/webhooks/mavi/${env.MAVI_WEBHOOK_SECRET}`,
+    memory: () => askMemory(child),
+    async stop(graceMs = 15_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+function askMemory(child: ChildProcess): Promise<GatewayMemory> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (message: unknown) => {
+      const reply = message as { type?: string } & GatewayMemory;
+      if (reply.type !== 'memory') return;
+      child.off('message', onMessage);
+      resolve({ rss: reply.rss, heapUsed: reply.heapUsed, gc: reply.gc });
+    };
+    child.on('message', onMessage);
+    child.send({ type: 'memory' }, (error) => {
+      if (error) reject(error);
+    });
+  });
+}
