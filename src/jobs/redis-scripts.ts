@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 
+/** A script's source and the SHA1 that EVALSHA names it by. */
 export interface LuaScript {
   source: string;
   sha: string;

@@ -90,14 +90,15 @@ describe('one extraction per asset across instances', () => {
     const renewals = logWatch('extract claim renewed', 'debug');
     const waiting = logWatch('waiting for another instance submitting the same asset', 'info');
     const lost = logWatch('extract claim lost while the extract call was in flight (another instance may bill too)', 'warn');
-    const { fake, gateways: gws } = await startCluster(3, { EXTRACT_CLAIM_TTL_MS: '300' }, [renewals.loggerFor, waiting.loggerFor, lost.loggerFor]);
+    // 600 ms: short enough to lapse mid-call, with 400 ms of slack per renewal for a busy CI machine.
+    const { fake, gateways: gws } = await startCluster(3, { EXTRACT_CLAIM_TTL_MS: '600' }, [renewals.loggerFor, waiting.loggerFor, lost.loggerFor]);
     const assetId = fake.addAsset();
     const release = createDeferred();
     fake.onExtract = () => release.promise;
 
     const results = Promise.all(gws.map((gw) => gw.graphql(EXTRACT, { assetId })));
     await waiting.atLeast(2); // the two others saw the claim and wait instead of calling extract
-    // Renewed every ttl/3 = 100 ms: the 4th renewal lands ≥ 400 ms after the claim, past its 300 ms TTL.
+    // Renewed every ttl/3 = 200 ms: the 4th renewal lands ≥ 800 ms after the claim, past its 600 ms TTL.
     await renewals.atLeast(4);
     expect(new Set(renewals.seen).size).toBe(1); // one holder throughout
     release.resolve();
