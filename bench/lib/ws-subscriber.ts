@@ -22,8 +22,6 @@ export interface SubscriptionHandlers {
 export interface WsConnection {
   /** Sends `subscribe`; returns the operation id. */
   subscribe(query: string, variables: Record<string, unknown>, handlers: SubscriptionHandlers): string;
-  /** Active operations on this socket. */
-  readonly open: number;
   close(): Promise<void>;
 }
 
@@ -37,30 +35,10 @@ interface ServerMessage {
 export function connectWs(url: string): Promise<WsConnection> {
   const socket = new WebSocket(url, 'graphql-transport-ws', { perMessageDeflate: false });
   const operations = new Map<string, SubscriptionHandlers>();
-  let nextId = 0;
-  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-
   socket.on('close', (code, reason) => {
     for (const handlers of operations.values()) handlers.error(new Error(`socket closed: ${code} ${reason.toString()}`));
     operations.clear();
   });
-  const connection: WsConnection = {
-    subscribe(query, variables, handlers) {
-      const id = String(++nextId);
-      operations.set(id, handlers);
-      socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query, variables } }));
-      return id;
-    },
-    get open() {
-      return operations.size;
-    },
-    async close() {
-      if (socket.readyState === WebSocket.CLOSED) return;
-      socket.close(1000);
-      await closed;
-    },
-  };
-
   return new Promise<WsConnection>((resolve, reject) => {
     socket.once('error', reject);
     socket.once('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: {} })));
@@ -68,8 +46,9 @@ export function connectWs(url: string): Promise<WsConnection> {
       const message = JSON.parse(raw.toString()) as ServerMessage;
       if (message.type === 'connection_ack') {
         socket.off('error', reject);
+        // From here a socket error is followed by 'close', which fails the open operations.
         socket.on('error', () => {});
-        resolve(connection);
+        resolve(connectionOver(socket, operations));
         return;
       }
       if (message.type === 'ping') return socket.send(JSON.stringify({ type: 'pong' }));
@@ -77,6 +56,26 @@ export function connectWs(url: string): Promise<WsConnection> {
     });
     socket.once('close', (code) => reject(new Error(`socket closed before connection_ack: ${code}`)));
   });
+}
+
+function connectionOver(socket: WebSocket, operations: Map<string, SubscriptionHandlers>): WsConnection {
+  let nextId = 0;
+  const closed = new Promise<void>((resolve) => {
+    if (socket.readyState === WebSocket.CLOSED) resolve();
+    else socket.once('close', () => resolve());
+  });
+  return {
+    subscribe(query, variables, handlers) {
+      const id = String(++nextId);
+      operations.set(id, handlers);
+      socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query, variables } }));
+      return id;
+    },
+    async close() {
+      if (socket.readyState !== WebSocket.CLOSED) socket.close(1000);
+      await closed;
+    },
+  };
 }
 
 function dispatch(operations: Map<string, SubscriptionHandlers>, message: ServerMessage): void {
