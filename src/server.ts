@@ -7,13 +7,14 @@ import type { AddressInfo } from 'node:net';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { createFetch } from '@whatwg-node/fetch';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
 import { webhookPath, type Config } from './config.js';
 import { createContextFactory, type Context } from './context.js';
 import { trackConnections, useEndEventStreamsOn } from './http/drain.js';
 import { attachGraphQLWs } from './http/graphql-ws.js';
 import { sendJson } from './http/read-body.js';
 import { createWebhookRoute, WEBHOOK_PREFIX } from './http/webhook-route.js';
+import { registryOutageError } from './schema/errors.js';
 import { schema } from './schema/index.js';
 import { createServices, type GatewayDeps, type GatewayServices } from './services.js';
 
@@ -53,7 +54,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
     graphiql: { subscriptionsProtocol: 'WS', title: 'frames gateway' },
     // GraphiQL bundled into the page: no third-party CDN script, and it works offline.
     renderGraphiQL,
-    maskedErrors: true,
+    maskedErrors: { maskError: (error, message, isDev) => registryOutageError(error) ?? maskError(error, message, isDev) },
     logging: {
       debug: (...args) => logger.debug(String(args[0])),
       info: (...args) => logger.info(String(args[0])),
@@ -73,7 +74,13 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
     }),
   });
 
-  const webhook = createWebhookRoute({ secret: config.webhook.secret, maxBodyBytes: config.webhook.maxBodyBytes, tasks, logger });
+  const webhook = createWebhookRoute({
+    secret: config.webhook.secret,
+    maxBodyBytes: config.webhook.maxBodyBytes,
+    tasks,
+    logger,
+    spool: runtime.webhookSpool,
+  });
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const pathname = (req.url ?? '/').split('?')[0] ?? '/';

@@ -4,12 +4,16 @@
  * in front of them; `dispose()` releases everything created here.
  */
 import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import type { Services } from './context.js';
+import { handleCallbackBody } from './jobs/callbacks.js';
 import { createRedisTaskStore } from './jobs/redis-store.js';
+import { checkRedis, guardRegistry } from './jobs/registry-guard.js';
 import { createMemoryTaskStore, type TaskStore } from './jobs/store.js';
 import { createTaskService, type TaskService } from './jobs/tasks.js';
+import { createWebhookSpool, type WebhookSpool } from './jobs/webhook-spool.js';
 import { createMetadataCache, type MetadataCache } from './loaders/metadata-cache.js';
 import { createLogger, type Logger } from './logger.js';
 import { createDiskCache } from './media/disk-cache.js';
@@ -17,7 +21,7 @@ import { createMediaHandler, type MediaRequestHandler } from './media/handler.js
 import { createMediaService } from './media/media-service.js';
 import { createMediaSigner, type MediaSigner } from './media/signing.js';
 import { createPubSub, type PubSub } from './pubsub/index.js';
-import { createRedisPubSub, type RedisPubSub } from './pubsub/redis.js';
+import { createRedisPubSub, watchConnection, whenReady, type RedisPubSub } from './pubsub/redis.js';
 import { createUploadLimiter } from './ingest/upload-limiter.js';
 import { createUpstreamClient } from './upstream/client.js';
 import { UpstreamError } from './upstream/errors.js';
@@ -42,7 +46,9 @@ export interface ServiceRuntime {
   readonly publicUrl: string;
   /** Called once the listening port is known (when PUBLIC_URL is not set). */
   setPublicUrl(url: string): void;
-  /** Resolves when shared connections (Redis pub/sub) are subscribed. */
+  /** Where webhooks wait while Redis is unreachable (only with REDIS_URL: the memory registry cannot be away). */
+  readonly webhookSpool: WebhookSpool | undefined;
+  /** Resolves when shared connections (registry, pub/sub) are up and a spool left from before is replayed. */
   ready(): Promise<void>;
   /** What `/readyz` reports: ok only when every dependency this instance needs answers; `checks` names each one. */
   readiness(): Promise<{ ok: boolean; checks: Record<string, string> }>;
@@ -56,8 +62,12 @@ export function createServices(config: Config, deps: GatewayDeps = {}): ServiceR
   const now = deps.now ?? Date.now;
 
   // With REDIS_URL, instances share tasks, events and the account's request pacing.
-  const redis = config.redisUrl ? new Redis(config.redisUrl, { connectionName: 'frames-gateway' }) : undefined;
-  redis?.on('error', (error: unknown) => logger.warn('redis connection error', { error }));
+  // Registry commands fail at once while Redis is away (no offline queue, no waiting through reconnects): operations
+  // answer SERVICE_UNAVAILABLE and webhooks go to the spool instead of hanging.
+  const redis = config.redisUrl
+    ? new Redis(config.redisUrl, { connectionName: 'frames-gateway', enableOfflineQueue: false, maxRetriesPerRequest: 0 })
+    : undefined;
+  if (redis) watchConnection(redis, 'registry', logger);
   const localScheduler = createScheduler({
     rps: config.upstream.rps,
     maxWaitMs: config.upstream.maxWaitMs,
@@ -88,7 +98,9 @@ export function createServices(config: Config, deps: GatewayDeps = {}): ServiceR
   const retentionMs = config.tasks.retentionSeconds * 1000;
   const store =
     deps.store ??
-    (redis ? createRedisTaskStore({ redis, now, prefix: config.redisPrefix, retentionMs }) : createMemoryTaskStore({ retentionMs }));
+    (redis
+      ? guardRegistry(createRedisTaskStore({ redis, now, prefix: config.redisPrefix, retentionMs }), redis)
+      : createMemoryTaskStore({ retentionMs }));
   const redisPubSub: RedisPubSub | undefined =
     !deps.pubsub && config.redisUrl ? createRedisPubSub({ url: config.redisUrl, logger, channelPrefix: config.redisPrefix }) : undefined;
   const pubsub = deps.pubsub ?? redisPubSub ?? createPubSub();
@@ -115,6 +127,16 @@ export function createServices(config: Config, deps: GatewayDeps = {}): ServiceR
     claimTtlMs: config.tasks.claimTtlMs,
     maxWaitMs: config.upstream.maxWaitMs,
   });
+  // Valid webhooks that arrive while Redis is away wait on local disk; start-up and every reconnect replay them.
+  const spool = redis
+    ? createWebhookSpool({
+        dir: join(config.dataDir, 'webhook-spool'),
+        logger,
+        apply: async (body) => ((await handleCallbackBody(body, { tasks, logger })).status === 200 ? 'done' : 'invalid'),
+      })
+    : undefined;
+  const replaySpool = () => spool?.replay().catch((error: unknown) => logger.error('webhook spool replay failed', { error }));
+  redis?.on('ready', replaySpool);
 
   let publicUrl = config.publicUrl ?? `http://localhost:${config.port}`;
   const newSigner = () => createMediaSigner({ secret: config.media.signingSecret, ttlSeconds: config.media.urlTtlSeconds, publicUrl, now });
@@ -151,12 +173,21 @@ export function createServices(config: Config, deps: GatewayDeps = {}): ServiceR
       publicUrl = url;
       signer = newSigner();
     },
+    webhookSpool: spool,
     ready: async () => {
-      await redisPubSub?.ready();
+      await Promise.all([redis && whenReady(redis), redisPubSub?.ready()]);
+      await replaySpool();
     },
-    readiness: async () => ({ ok: true, checks: {} }),
+    readiness: async () => {
+      const checks: Record<string, string> = {};
+      if (redis) checks.redis = await checkRedis(redis, 1_000);
+      if (redisPubSub) checks.redisPubSub = redisPubSub.health();
+      return { ok: Object.values(checks).every((check) => check === 'ok'), checks };
+    },
     async dispose() {
       tasks.stop();
+      // Before pub/sub and Redis close: the flush applies (and publishes) what it can; the rest stays on disk.
+      await spool?.close();
       await pubsub.dispose();
       await mediaService.dispose();
       await mediaCache.dispose();

@@ -1,14 +1,18 @@
 /**
  * `POST /webhooks/mavi/<secret>`: the account-wide callback URL. The secret path is the only authentication the
  * upstream allows. Persist first, answer 2xx at once; duplicates and foreign task ids are answered 200 too (so
- * the upstream stops retrying) but change nothing.
+ * the upstream stops retrying) but change nothing. While the registry is unreachable, a valid callback is written
+ * to the local spool and answered 202: the upstream never redelivers, so refusing it would lose a paid result.
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { handleCallbackBody } from '../jobs/callbacks.js';
+import { applyCallback, findTaskId, parseCallbackBody, TASK_ID_SCAN_OVERLAP } from '../jobs/callbacks.js';
+import { RegistryUnavailableError } from '../jobs/registry-guard.js';
 import type { TaskService } from '../jobs/tasks.js';
+import type { WebhookSpool } from '../jobs/webhook-spool.js';
 import type { Logger } from '../logger.js';
-import { BodyTooLargeError, readBody, sendJson } from './read-body.js';
+import type { ExtractFramesCallback } from '../upstream/types.js';
+import { sendJson } from './read-body.js';
 
 export const WEBHOOK_PREFIX = '/webhooks/mavi/';
 
@@ -17,6 +21,8 @@ export interface WebhookRouteOptions {
   maxBodyBytes: number;
   tasks: TaskService;
   logger: Logger;
+  /** Where valid callbacks wait while the registry cannot take them; without one they are answered 503. */
+  spool?: WebhookSpool;
 }
 
 const sameSecret = (a: string, b: string) => {
@@ -26,6 +32,27 @@ const sameSecret = (a: string, b: string) => {
 };
 
 export function createWebhookRoute(options: WebhookRouteOptions) {
+  const { logger } = options;
+
+  const refuseOrSpool = async (res: ServerResponse, callback: ExtractFramesCallback, text: string, cause: unknown) => {
+    const fields = { taskId: callback.taskId, error: cause };
+    if (options.spool) {
+      try {
+        await options.spool.append(text);
+        if (cause instanceof RegistryUnavailableError) logger.warn('webhook spooled until the registry is back', fields);
+        else logger.error('webhook could not be applied; spooled for a retry', fields);
+        sendJson(res, 202, { ok: true, result: 'spooled' });
+        return;
+      } catch (error) {
+        logger.error('webhook could not be applied nor spooled', { ...fields, spoolError: error });
+      }
+    } else {
+      logger.error('webhook could not be applied', fields);
+    }
+    // A non-2xx is all that is left: it at least shows up in the upstream's delivery log.
+    sendJson(res, 503, { error: 'temporarily unable to accept the callback' });
+  };
+
   return async (req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> => {
     const secret = pathname.slice(WEBHOOK_PREFIX.length);
     if (!sameSecret(secret, options.secret)) {
@@ -38,29 +65,77 @@ export function createWebhookRoute(options: WebhookRouteOptions) {
       sendJson(res, 405, { error: 'use POST' }, { allow: 'POST' });
       return;
     }
-    let text: string;
-    try {
-      text = await readBody(req, options.maxBodyBytes);
-    } catch (error) {
-      if (error instanceof BodyTooLargeError) {
-        options.logger.warn('webhook body too large', { error: error.message });
-        sendJson(res, 413, { error: error.message });
-        return;
-      }
-      throw error;
+    const body = await readBounded(req, options.maxBodyBytes);
+    if (!body.ok) {
+      sendJson(res, 413, { error: body.error });
+      // Logged once the rest has streamed past the scanner: the task_id sits at the end of an upstream callback.
+      void body.taskId.then((taskId) => logger.warn('webhook body too large', { error: body.error, taskId }));
+      return;
     }
-    try {
-      const outcome = await handleCallbackBody(text, options);
-      if (outcome.status === 400) {
-        options.logger.warn('malformed webhook body', { error: outcome.error });
-        sendJson(res, 400, { error: outcome.error });
-        return;
-      }
-      sendJson(res, 200, { ok: true, result: outcome.result });
-    } catch (error) {
-      // The registry could not persist it: a non-2xx invites the upstream to deliver again.
-      options.logger.error('webhook could not be applied', { error });
-      sendJson(res, 503, { error: 'temporarily unable to accept the callback' });
+    const parsed = parseCallbackBody(body.text);
+    if (!parsed.ok) {
+      logger.warn('malformed webhook body', { error: parsed.error, taskId: parsed.taskId });
+      sendJson(res, 400, { error: parsed.error });
+      return;
     }
+    let result: Awaited<ReturnType<typeof applyCallback>>;
+    try {
+      result = await applyCallback(parsed.callback, options);
+    } catch (error) {
+      await refuseOrSpool(res, parsed.callback, body.text, error);
+      return;
+    }
+    sendJson(res, 200, { ok: true, result });
   };
+}
+
+type BoundedBody = { ok: true; text: string } | { ok: false; error: string; taskId: Promise<string | null> };
+
+/**
+ * Reads a body of at most `maxBytes`. Past the limit it answers at once and stops buffering, but keeps reading
+ * (as `resume()` would, so the connection stays usable) through a window of {@link TASK_ID_SCAN_OVERLAP} characters
+ * that looks for the body's `task_id`: memory stays bounded whatever the sender sends. Events rather than
+ * `for await`: leaving that loop early destroys the request, which can take the socket (and the 413) with it.
+ */
+function readBounded(req: IncomingMessage, maxBytes: number): Promise<BoundedBody> {
+  const declared = Number(req.headers['content-length'] ?? Number.NaN);
+  let chunks: Buffer[] | null = [];
+  let size = 0;
+  let window = '';
+  let taskId: string | null = null;
+  const scan = (bytes: Buffer) => {
+    if (taskId !== null) return;
+    // latin1 maps each byte to one character, so a multi-byte character split across chunks cannot hide an id.
+    const text = window + bytes.toString('latin1');
+    taskId = findTaskId(text);
+    window = text.slice(-TASK_ID_SCAN_OVERLAP);
+  };
+  const drained = new Promise<string | null>((resolve) => {
+    req.once('end', () => resolve(taskId));
+    req.once('close', () => resolve(taskId));
+  });
+  return new Promise<BoundedBody>((resolve, reject) => {
+    const overflow = (error: string) => {
+      if (chunks) scan(Buffer.concat(chunks));
+      chunks = null;
+      resolve({ ok: false, error, taskId: drained });
+    };
+    if (declared > maxBytes) overflow(`body is ${declared} bytes; the limit is ${maxBytes}`);
+    req.on('data', (chunk: Buffer) => {
+      if (!chunks) return scan(chunk);
+      size += chunk.length;
+      chunks.push(chunk);
+      if (size > maxBytes) overflow(`body exceeds the limit of ${maxBytes} bytes`);
+    });
+    req.once('end', () => {
+      if (chunks) resolve({ ok: true, text: Buffer.concat(chunks).toString('utf8') });
+    });
+    req.once('error', (error) => {
+      if (chunks) reject(error);
+    });
+    // After 'end' this is a no-op; before it, the sender went away mid-body.
+    req.once('close', () => {
+      if (chunks) reject(new Error('the webhook request closed before its body ended'));
+    });
+  });
 }

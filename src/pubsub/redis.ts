@@ -6,6 +6,11 @@
  *
  * Redis pub/sub is at-most-once (an instance that is reconnecting misses events): events stay hints, the task
  * registry stays the truth. Payloads travel as JSON, so they must be plain JSON (TaskRecord is).
+ *
+ * Across a Redis outage: the subscriber connection re-subscribes its channels on reconnect (ioredis
+ * `autoResubscribe`), and SUBSCRIBEs issued meanwhile wait for it however long the outage lasts; publishes issued
+ * meanwhile wait in the publisher's offline queue for up to 20 reconnects (ioredis' default), then are dropped and
+ * logged. Subscribers learn what they missed from their registry re-reads.
  */
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import { Redis, type RedisOptions } from 'ioredis';
@@ -32,6 +37,8 @@ export interface RedisPubSub extends PubSub {
    * missed by a subscriber that already read the registry.
    */
   ready(): Promise<void>;
+  /** 'ok' while both connections are ready, else which one is not (for `/readyz`). */
+  health(): string;
 }
 
 /** Creates the Redis-backed PubSub; `dispose()` ends every subscription, then quits both connections. */
@@ -40,9 +47,11 @@ export function createRedisPubSub(options: RedisPubSubOptions): RedisPubSub {
   const logger = options.logger;
   const name = options.redisOptions?.connectionName ?? 'frames-pubsub';
   const publisher = new Redis(options.url, { ...options.redisOptions, connectionName: `${name}-publish` });
-  const subscriber = new Redis(options.url, { ...options.redisOptions, connectionName: `${name}-subscribe` });
+  // A SUBSCRIBE dropped after 20 reconnects would leave its listener deaf for good (the event target subscribes a
+  // channel once): let it wait for the connection however long that takes.
+  const subscriber = new Redis(options.url, { maxRetriesPerRequest: null, ...options.redisOptions, connectionName: `${name}-subscribe` });
   for (const [role, client] of [['publish', publisher], ['subscribe', subscriber]] as const) {
-    client.on('error', (error: unknown) => logger?.warn('redis pubsub connection error', { role, error }));
+    watchConnection(client, `pubsub-${role}`, logger);
   }
   const report = (action: string, channel: string) => (error: unknown) => {
     logger?.error('redis pubsub command failed', { action, channel, error });
@@ -76,10 +85,43 @@ export function createRedisPubSub(options: RedisPubSubOptions): RedisPubSub {
       await Promise.all([close(publisher), close(subscriber)]);
     },
   });
-  return { ...pubsub, ready: () => Promise.all([whenReady(publisher), whenReady(subscriber)]).then(() => undefined) };
+  return {
+    ...pubsub,
+    ready: () => Promise.all([whenReady(publisher), whenReady(subscriber)]).then(() => undefined),
+    health: () => {
+      const down = Object.entries({ publish: publisher, subscribe: subscriber })
+        .filter(([, client]) => client.status !== 'ready')
+        .map(([role, client]) => `${role} connection ${client.status}`);
+      return down.length === 0 ? 'ok' : `unavailable (${down.join(', ')})`;
+    },
+  };
 }
 
-function whenReady(client: Redis): Promise<void> {
+/**
+ * Logs a connection's errors, and its losses and recoveries once each (not every failed reconnect attempt as a
+ * new event), under `role`. Operators see when Redis went away and came back; tests await the 'ready' lines.
+ */
+export function watchConnection(client: Redis, role: string, logger: Logger | undefined): void {
+  let everReady = false;
+  let up = false;
+  client.on('error', (error: unknown) => logger?.warn('redis connection error', { role, error }));
+  client.on('ready', () => {
+    logger?.info(everReady ? 'redis connection restored' : 'redis connection ready', { role });
+    everReady = true;
+    up = true;
+  });
+  client.on('close', () => {
+    // By the time 'close' is emitted, a deliberate quit has already moved the status to 'end'.
+    if (up && client.status !== 'end') logger?.warn('redis connection lost', { role });
+    up = false;
+  });
+}
+
+/**
+ * Resolves once `client` is ready; rejects on its first error or if it ends first. For start-up, where a Redis
+ * that is not there yet should fail the start rather than be waited for.
+ */
+export function whenReady(client: Redis): Promise<void> {
   if (client.status === 'ready') return Promise.resolve();
   return new Promise<void>((resolve, reject) => {
     const onReady = (): void => {
@@ -101,6 +143,11 @@ function whenReady(client: Redis): Promise<void> {
 
 async function close(client: Redis): Promise<void> {
   if (client.status === 'end') return;
+  // QUIT on a connection that is down would wait in the offline queue behind the publishes it holds.
+  if (client.status !== 'ready') {
+    client.disconnect();
+    return;
+  }
   try {
     await client.quit();
   } catch {

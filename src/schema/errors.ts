@@ -3,6 +3,7 @@
  * failures (UpstreamError kinds, extraction rejections) to them.
  */
 import { GraphQLError } from 'graphql';
+import { RegistryUnavailableError } from '../jobs/registry-guard.js';
 import { ExtractionRejectedError, IdempotencyKeyInUseError } from '../jobs/tasks.js';
 import { isUpstreamError } from '../upstream/errors.js';
 import { builder } from './builder.js';
@@ -169,6 +170,9 @@ builder.objectType(ImportFailedError, {
 /** Maps a lower-layer failure to the domain error clients see; anything unexpected is rethrown (masked by Yoga). */
 export function toDomainError(error: unknown, context: { assetId?: string } = {}): DomainError {
   if (error instanceof DomainError) return error;
+  if (error instanceof RegistryUnavailableError) {
+    return new UpstreamUnavailableError('The task registry is unreachable; retry shortly', ErrorCode.SERVICE_UNAVAILABLE);
+  }
   if (error instanceof ExtractionRejectedError) {
     return error.reason === 'NOT_READY'
       ? new AssetNotReadyError(error.asset.assetId, error.asset.uploadStatus, error.message)
@@ -216,4 +220,20 @@ export function invalidIdError(kind: 'asset' | 'collection' | 'frame' | 'task', 
 export function toQueryError(error: unknown): GraphQLError {
   const domain = toDomainError(error);
   return new GraphQLError(domain.message, { extensions: { code: domain.code } });
+}
+
+/**
+ * For Yoga's `maskError`: a registry outage anywhere in an operation (a query field, a subscription's set-up, an
+ * entity reference) reaches the client as SERVICE_UNAVAILABLE instead of the masked "Unexpected error"; null for
+ * anything else. One place, so no resolver can forget it.
+ */
+export function registryOutageError(error: unknown): GraphQLError | null {
+  const located = error instanceof GraphQLError ? error : undefined;
+  const original = located ? located.originalError : error;
+  if (!(original instanceof RegistryUnavailableError)) return null;
+  const domain = toDomainError(original);
+  return new GraphQLError(domain.message, {
+    ...(located ? { nodes: located.nodes, source: located.source, positions: located.positions, path: located.path } : {}),
+    extensions: { code: domain.code },
+  });
 }
