@@ -73,6 +73,16 @@ async function main() {
     engine.setWebhookUrl(`${gateway.url}${webhookPath(config.webhook.secret)}`);
   }
 
+  // Before the banner: a supervisor may signal as soon as it reads "ready".
+  onStopSignals(logger, async () => {
+    await gateway.shutdown({ timeoutMs: config.shutdownTimeoutMs });
+    if (engine) {
+      // After the gateway: requests that were draining may still have needed the engine. Kills its ffmpeg.
+      await engine.stop();
+      logger.info('shutdown: engine stopped');
+    }
+  }, config.shutdownTimeoutMs);
+
   const masked = `${publicUrl}${webhookPath(maskSecret(config.webhook.secret))}`;
   logger.info('frames gateway ready', {
     graphiql: `${publicUrl}/graphql`,
@@ -92,14 +102,6 @@ async function main() {
     ].join('\n') + '\n',
   );
 
-  onStopSignals(logger, async () => {
-    await gateway.shutdown({ timeoutMs: config.shutdownTimeoutMs });
-    if (engine) {
-      // After the gateway: requests that were draining may still have needed the engine. Kills its ffmpeg.
-      await engine.stop();
-      logger.info('shutdown: engine stopped');
-    }
-  }, config.shutdownTimeoutMs);
 }
 
 // Past the HTTP drain, disposing (spool flush, Redis quit, engine stop) gets this long before the exit is forced.

@@ -236,6 +236,13 @@ describe('graceful shutdown (npm start, remote upstream)', () => {
     expect(logEntry(main, 'shutdown: server closed')).toMatchObject({ forcedSockets: 0 });
   });
 
+  it('handles a SIGTERM sent the moment the banner appears (exit 0, not killed by the signal)', async () => {
+    // With the handlers installed after the banner, most runs of this test died of the signal.
+    const { main } = await startRemote();
+    main.child.kill('SIGTERM');
+    expect(await main.exited).toEqual({ code: 0, signal: null });
+  });
+
   it('destroys what is still open after SHUTDOWN_TIMEOUT_MS and still exits 0', async () => {
     const { fake, main, endpoint } = await startRemote({ SHUTDOWN_TIMEOUT_MS: '300' });
     const inFlight = await heldExtraction(fake, endpoint);
