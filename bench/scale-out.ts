@@ -14,7 +14,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
@@ -101,6 +101,7 @@ const count = (n: number) => n.toLocaleString('en-US');
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
 const verdict = (ok: boolean) => (ok ? 'yes' : 'NO');
+const share = (core: number | undefined) => (core === undefined ? 'n/a' : `${Math.round(core * 100)}%`);
 
 /** All three paths at once (idle gateways cost next to nothing), so their samples can interleave. */
 async function latencySection(bench: Bench): Promise<{ rows: string[][]; pair: [GatewayProcess, GatewayProcess] }> {
@@ -184,6 +185,7 @@ async function throughputSection(bench: Bench, pair: [GatewayProcess, GatewayPro
       ['', `replies applied / duplicate; tasks SUCCEEDED in Redis`, `${replies}; ${count(r.storeSucceeded)} of ${count(r.tasks)}`, `${count(r.tasks)} applied`, verdict(stored)],
       ['', `events delivered / lost / duplicated (${r.notCompleted} not completed, ${r.subscriptionErrors} errors)`, `${count(r.delivered)} / ${count(r.lost)} / ${count(r.duplicated)}`, '0 lost, 0 duplicated', verdict(clean)],
       ['', 'webhook → subscriber under this load', `${latencyCell(r.latency)}, max ${ms(r.latency.max)}`, '', ''],
+      ['', 'CPU while sending and draining (share of one core)', `A ${share(r.cpu.gateways[0])}, B ${share(r.cpu.gateways[1])}, bench client ${share(r.cpu.bench)}`, '', ''],
     ],
     ok: stored && clean,
   };
@@ -205,6 +207,8 @@ function cleanup(bench: Bench): Promise<void> {
 
 async function main(): Promise<void> {
   const fdLimit = checkFdLimit();
+  // Other work on the machine moves every figure here; the load average says how much there was.
+  const loadAtStart = loadavg()[0]!;
   const bench: Bench = {
     work: await mkdtemp(path.join(tmpdir(), 'bench-scale-out-')),
     fake: await startFakeUpstream({ rps: 0, apiKey: API_KEY }),
@@ -219,7 +223,8 @@ async function main(): Promise<void> {
     const idle = await idleSection(bench);
     console.log(
       `frames gateway scale-out bench${values.quick ? ' (--quick)' : ''}: node ${process.version}, ${availableParallelism()} cores, ` +
-        `ulimit -n ${fdLimit}, gateways as child processes, Redis ${redisUrl}, ${Math.round((Date.now() - startedAt) / 1000)} s`,
+        `load average ${loadAtStart.toFixed(1)} at start / ${loadavg()[0]!.toFixed(1)} at end, ulimit -n ${fdLimit}, gateways as child processes, ` +
+        `Redis ${redisUrl}, ${Math.round((Date.now() - startedAt) / 1000)} s`,
     );
     console.log('');
     console.log(formatTable(['', 'measurement', 'result', 'goal / reference', 'ok'], [...latency.rows, ...idle.rows, ...flow.rows]));

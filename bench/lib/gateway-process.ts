@@ -2,7 +2,8 @@
  * Runs the real gateway (`node --import tsx src/main.ts`) as a child process, so a bench can read its RSS without
  * the client side's sockets in it, and so several instances really are separate processes.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -23,6 +24,8 @@ export interface GatewayProcess {
   wsUrl: string;
   webhookUrl: string;
   memory(): Promise<GatewayMemory>;
+  /** CPU time (user + system) the process has used so far, in seconds; undefined where /proc is missing. */
+  cpuSeconds(): number | undefined;
   /** SIGTERM, then SIGKILL if it is still running after `graceMs`. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -70,6 +73,7 @@ export async function startGatewayProcess(env: Record<string, string | undefined
     wsUrl: `${url.replace(/^http/, 'ws')}/graphql`,
     webhookUrl: `${url}/webhooks/mavi/${env.MAVI_WEBHOOK_SECRET}`,
     memory: () => askMemory(child),
+    cpuSeconds: () => cpuSecondsOf(child.pid!),
     async stop(graceMs = 15_000) {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
@@ -93,4 +97,18 @@ function askMemory(child: ChildProcess): Promise<GatewayMemory> {
       if (error) reject(error);
     });
   });
+}
+
+let ticksPerSecond: number | undefined;
+
+function cpuSecondsOf(pid: number): number | undefined {
+  try {
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th of the whole line.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+  } catch {
+    return undefined;
+  }
 }

@@ -45,6 +45,8 @@ export interface ThroughputResult {
   notCompleted: number;
   subscriptionErrors: number;
   latency: LatencySummary;
+  /** CPU over the sending and draining, as a share of one core (1 = a whole core). */
+  cpu: { gateways: (number | undefined)[]; bench: number };
 }
 
 interface Send {
@@ -68,52 +70,77 @@ function plan(total: number): { sends: Send[]; tasks: number } {
   return { sends, tasks };
 }
 
+interface Flow {
+  taskIds: string[];
+  sentAt: Float64Array;
+  latencies: number[];
+  watches: TaskWatch[];
+  /** Opens subscriptions for every task up to `u` (exclusive) that has none yet. */
+  watchUpTo(u: number): void;
+}
+
+function createFlow(run: ThroughputRun, taskIds: string[], sockets: WsConnection[][]): Flow {
+  const flow: Flow = {
+    taskIds,
+    sentAt: new Float64Array(taskIds.length),
+    latencies: [],
+    watches: [],
+    watchUpTo(u) {
+      while (flow.watches.length < Math.min(taskIds.length, u)) {
+        const n = flow.watches.length;
+        // Subscriber of task n on instance (n >> 1) % 2: with webhooks on n % 2, half the events cross instances.
+        const connection = sockets[(n >> 1) % 2]![n % run.socketsPerInstance]!;
+        flow.watches.push(watchTask(connection, taskIds[n]!, (w) => flow.latencies.push(w.succeededAt! - flow.sentAt[n]!)));
+      }
+    },
+  };
+  return flow;
+}
+
+/** Sends the whole plan at `run.rate`; returns the replies and the seconds the sending took. */
+async function sendAll(run: ThroughputRun, sends: Send[], flow: Flow): Promise<{ replies: WebhookReply[]; sendSeconds: number }> {
+  const poster = createWebhookPoster({ maxSockets: 32 });
+  const bodies: WireCallback[] = [];
+  const pending: Promise<WebhookReply>[] = [];
+  // Subscriptions open one second of sends ahead of their first webhook, so they are live when it lands.
+  const lead = run.rate;
+  const sendSeconds = await paced(sends.length, run.rate, (k) => {
+    const s = sends[k]!;
+    if (!s.redelivery) {
+      flow.sentAt[s.task] = performance.now();
+      bodies[s.task] = successBodyFor(flow.taskIds[s.task]!);
+    }
+    pending.push(poster.post(run.instances[s.instance].webhookUrl, bodies[s.task]!));
+    flow.watchUpTo(s.task + lead);
+  });
+  const replies = await Promise.all(pending);
+  poster.close();
+  return { replies, sendSeconds };
+}
+
 export async function sustainedWebhooks(run: ThroughputRun): Promise<ThroughputResult> {
   const { sends, tasks } = plan(run.rate * run.seconds);
   const taskIds = await insertPendingTasks(run.redis, run.prefix, tasks);
   const sockets = await Promise.all(run.instances.map((g) => openSockets(g.wsUrl, run.socketsPerInstance)));
-  const sentAt = new Float64Array(tasks);
-  const bodies: WireCallback[] = [];
-  const latencies: number[] = [];
-  const watches: TaskWatch[] = [];
-  // Subscriber of task u: instance (u >> 1) % 2, so with webhooks on u % 2 half the events cross instances.
-  const watch = (u: number) => {
-    const connection: WsConnection = sockets[(u >> 1) % 2]![u % run.socketsPerInstance]!;
-    watches.push(watchTask(connection, taskIds[u]!, (w) => latencies.push(w.succeededAt! - sentAt[u]!)));
-  };
-  // Subscriptions open one second of sends ahead of their first webhook, so they are live when it lands.
-  const lead = run.rate;
-  while (watches.length < Math.min(tasks, lead)) watch(watches.length);
-  await Promise.all(watches.map((w) => w.ready));
+  const flow = createFlow(run, taskIds, sockets);
+  flow.watchUpTo(run.rate);
+  await Promise.all(flow.watches.map((w) => w.ready));
 
-  const poster = createWebhookPoster({ maxSockets: 32 });
-  const replies: Promise<WebhookReply>[] = [];
-  const send = (s: Send) => {
-    if (!s.redelivery) {
-      sentAt[s.task] = performance.now();
-      bodies[s.task] = successBodyFor(taskIds[s.task]!);
-    }
-    replies.push(poster.post(run.instances[s.instance].webhookUrl, bodies[s.task]!));
-  };
-  const sendSeconds = await paced(sends.length, run.rate, (k) => {
-    send(sends[k]!);
-    const target = Math.min(tasks, sends[k]!.task + lead);
-    while (watches.length < target) watch(watches.length);
-  });
-  const answered = await Promise.all(replies);
-  poster.close();
-  await allEnded(watches, run.drainMs);
-  let errors = 0;
-  for (const w of watches) if (w.done) errors += (await w.ended).error === undefined ? 0 : 1;
-  const counts = tally(answered);
+  const cpu = startCpuMeter(run.instances);
+  const { replies, sendSeconds } = await sendAll(run, sends, flow);
+  await allEnded(flow.watches, run.drainMs);
+  const cpuShare = cpu.stop();
   const storeSucceeded = await countSucceeded(run.redis, run.prefix, taskIds);
   await Promise.all(sockets.flat().map((s) => s.close()));
+  const { watches } = flow;
   const delivered = watches.filter((w) => w.successes > 0).length;
+  let errors = 0;
+  for (const w of watches) if (w.done) errors += (await w.ended).error === undefined ? 0 : 1;
   return {
     sent: sends.length,
     redeliveries: sends.filter((s) => s.redelivery).length,
     sendSeconds,
-    replies: counts,
+    replies: tally(replies),
     tasks,
     storeSucceeded,
     delivered,
@@ -121,7 +148,28 @@ export async function sustainedWebhooks(run: ThroughputRun): Promise<ThroughputR
     duplicated: duplicatedEvents(watches),
     notCompleted: watches.filter((w) => !w.done).length,
     subscriptionErrors: errors,
-    latency: summarize(latencies),
+    latency: summarize(flow.latencies),
+    cpu: cpuShare,
+  };
+}
+
+/** CPU used from now until `stop()`, as a share of one core: each gateway, and this (client) process. */
+function startCpuMeter(instances: readonly GatewayProcess[]) {
+  const wall = performance.now();
+  const self = process.cpuUsage();
+  const before = instances.map((g) => g.cpuSeconds());
+  return {
+    stop(): { gateways: (number | undefined)[]; bench: number } {
+      const seconds = (performance.now() - wall) / 1000;
+      const used = process.cpuUsage(self);
+      return {
+        gateways: instances.map((g, i) => {
+          const [now, then] = [g.cpuSeconds(), before[i]];
+          return now === undefined || then === undefined ? undefined : (now - then) / seconds;
+        }),
+        bench: (used.user + used.system) / 1e6 / seconds,
+      };
+    },
   };
 }
 

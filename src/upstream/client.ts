@@ -117,7 +117,16 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
     throw new TypeError('upstream apiKey must be a non-empty single-line string');
   }
   new URL(options.baseUrl); // throws on an invalid base URL
-  const http = createHttpSender({ baseUrl: options.baseUrl, apiKey, fetch: options.fetch ?? globalThis.fetch });
+  const fetchImpl = options.fetch ?? globalThis.fetch;
+  const http = createHttpSender({ baseUrl: options.baseUrl, apiKey, fetch: fetchImpl });
+  // Node's fetch tees a request body so it can replay it on a redirect, unless `redirect: 'error'` and `window: null`;
+  // the unread branch then holds the whole upload in memory (a 60 MB file: +63 MB live, +6 MB with these). The API
+  // never redirects an upload, and a redirect must not re-send the key elsewhere anyway.
+  const uploadHttp = createHttpSender({
+    baseUrl: options.baseUrl,
+    apiKey,
+    fetch: (input, init) => fetchImpl(input, { ...init, redirect: 'error', window: null }),
+  });
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const uploadTimeoutMs = options.uploadTimeoutMs ?? DEFAULT_UPLOAD_TIMEOUT_MS;
   const { stallMs } = options;
@@ -210,7 +219,7 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
       // A stream can't be replayed, so it gets exactly one attempt.
       const data = await run('refused-only', callOptions, isStream ? 1 : attempts, () => {
         const { body, headers, streamingBody } = uploadBody(input);
-        return http.send(
+        return uploadHttp.send(
           {
             operation,
             method: 'POST',
