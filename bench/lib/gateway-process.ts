@@ -31,10 +31,15 @@ export interface GatewayProcess {
 }
 
 const running = new Set<ChildProcess>();
+/** Children the bench ended on purpose (their exit is not reported as unexpected). */
+const stopped = new WeakSet<ChildProcess>();
 
 /** SIGKILLs every gateway this process started that is still running (including ones still starting). */
 export function killAllGateways(): void {
-  for (const child of running) child.kill('SIGKILL');
+  for (const child of running) {
+    stopped.add(child);
+    child.kill('SIGKILL');
+  }
 }
 // Last line of defence: a bench that throws must not leave gateways behind.
 process.once('exit', killAllGateways);
@@ -67,6 +72,10 @@ export async function startGatewayProcess(env: Record<string, string | undefined
     void exited.then((code) => reject(new Error(`gateway exited with ${code} before it was ready:\n${output}`)));
   });
   const url = `http://127.0.0.1:${port}`;
+  void exited.then((code) => {
+    // A gateway dying mid-run shows up as missing events; say why instead of leaving only the symptom.
+    if (!stopped.has(child)) process.stderr.write(`gateway ${child.pid} exited unexpectedly (${code ?? child.signalCode}):\n${output}\n`);
+  });
   return {
     pid: child.pid!,
     url,
@@ -75,6 +84,7 @@ export async function startGatewayProcess(env: Record<string, string | undefined
     memory: () => askMemory(child),
     cpuSeconds: () => cpuSecondsOf(child.pid!),
     async stop(graceMs = 15_000) {
+      stopped.add(child);
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);

@@ -15,7 +15,8 @@ import { createWebhookPoster, successBodyFor, type WebhookReply } from './webhoo
 import type { WsConnection } from './ws-subscriber.js';
 
 const REDELIVER_EVERY = 20;
-// A redelivery repeats the callback sent this many sends earlier (not a multiple of 20, so never a redelivery).
+// A redelivery repeats the callback sent this many sends earlier; 501 is not a multiple of 20, so the repeated
+// send is always a first delivery, about half a second old at 1,000/s.
 const REDELIVER_LAG = 501;
 const TICK_MS = 5;
 
