@@ -99,7 +99,7 @@ function toResponse(res: IncomingMessage, signal: AbortSignal): Response {
 }
 
 /** The upload's file name: the URL's last path segment, percent-decoded when it decodes (else as is), or 'video'. */
-export function fileNameOf(url: URL): string {
+function fileNameOf(url: URL): string {
   const segment = url.pathname.split('/').pop() ?? '';
   let name = segment;
   try {
