@@ -40,6 +40,9 @@ export interface Gateway {
   stop(): Promise<void>;
 }
 
+/** Room for the `operations` and `map` fields and part headers of a GraphQL multipart upload. */
+const MULTIPART_OVERHEAD_BYTES = 1_048_576;
+
 export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
   const runtime = createServices(config, deps);
   const { services } = runtime;
@@ -68,6 +71,9 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
       EnvelopArmorPlugin({ maxDepth: { n: 12 }, maxAliases: { n: 100 }, costLimit: { maxCost: 20_000 } }),
       useEndEventStreamsOn(drainSignal.signal),
     ],
+    // Yoga's own 25 MB body cap would refuse uploads UPLOAD_MAX_BYTES allows: lift it to the file limit plus room
+    // for the multipart envelope (the per-file limit below still applies; other bodies keep at least yoga's cap).
+    maxRequestBodySize: Math.max(25_000_000, config.uploadMaxBytes + MULTIPART_OVERHEAD_BYTES),
     // Multipart uploads: one file, bounded (yoga rejects anything larger with 413 before our resolver runs).
     fetchAPI: createFetch({
       formDataLimits: { files: 1, fileSize: config.uploadMaxBytes, fieldSize: 1_000_000, fields: 10, headerSize: 16_384 },

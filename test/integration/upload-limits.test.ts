@@ -13,7 +13,7 @@ afterEach(async () => {
   await fake.close();
 });
 
-const upload = (bytes: Uint8Array<ArrayBuffer>, name = 'clip.mp4') => {
+const upload = (bytes: Uint8Array<ArrayBuffer>, name = 'clip.mp4', target: TestGateway = gw) => {
   const form = new FormData();
   form.set(
     'operations',
@@ -24,7 +24,7 @@ const upload = (bytes: Uint8Array<ArrayBuffer>, name = 'clip.mp4') => {
   );
   form.set('map', JSON.stringify({ 0: ['variables.file'] }));
   form.set('0', new Blob([bytes], { type: 'video/mp4' }), name);
-  return fetch(`${gw.url}/graphql`, { method: 'POST', body: form });
+  return fetch(`${target.url}/graphql`, { method: 'POST', body: form });
 };
 
 it('forwards an upload within UPLOAD_MAX_BYTES to the upstream', async () => {
@@ -40,4 +40,14 @@ it('refuses an upload over UPLOAD_MAX_BYTES before anything reaches the upstream
   expect(res.status).toBe(413);
   expect(JSON.stringify(await res.json())).toMatch(/File size limit exceeded: 1000 bytes/);
   expect(fake.calls).toHaveLength(0);
+});
+
+it('accepts an upload larger than yoga\'s 25 MB default request body limit when UPLOAD_MAX_BYTES allows it', async () => {
+  await using big = await startTestGateway({ upstreamUrl: fake.url, env: { UPLOAD_MAX_BYTES: String(40_000_000) } });
+  const res = await upload(new Uint8Array(30_000_000).fill(7), 'big.mp4', big);
+  const body = (await res.json()) as { errors?: unknown; data: { uploadVideo: { __typename: string } } };
+  expect(res.status).toBe(200);
+  expect(body.errors).toBeUndefined();
+  expect(body.data.uploadVideo.__typename).toBe('UploadVideoSuccess');
+  expect(fake.callsTo('POST', '/upload')).toHaveLength(1);
 });
