@@ -78,6 +78,8 @@ export async function idleSubscribers(run: IdleRun): Promise<IdleResult> {
   const refused = replies.filter((r) => r.status !== 200).length;
   if (refused > 0) throw new Error(`${refused} of ${replies.length} webhooks were not answered 200`);
   await allEnded(watches, DELIVERY_TIMEOUT_MS);
+  // Counted before the gateway stops: its shutdown ends whatever is still open.
+  const notCompleted = watches.filter((w) => !w.done).length;
   await run.gateway.stop();
   await closeSockets(sockets);
   return {
@@ -88,7 +90,7 @@ export async function idleSubscribers(run: IdleRun): Promise<IdleResult> {
     webhooks: replies.length,
     delivered: watches.filter((w) => w.successes > 0).length,
     duplicated: duplicatedEvents(watches),
-    notCompleted: watches.filter((w) => !w.done).length,
+    notCompleted,
     latency: summarize(latencies),
   };
 }

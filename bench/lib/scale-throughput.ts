@@ -131,12 +131,14 @@ export async function sustainedWebhooks(run: ThroughputRun): Promise<ThroughputR
   const { replies, sendSeconds } = await sendAll(run, sends, flow);
   await allEnded(flow.watches, run.drainMs);
   const cpuShare = cpu.stop();
-  const storeSucceeded = await countSucceeded(run.redis, run.prefix, taskIds);
-  await Promise.all(sockets.flat().map((s) => s.close()));
   const { watches } = flow;
-  const delivered = watches.filter((w) => w.successes > 0).length;
+  // Counted before the sockets close: closing fails whatever is still open.
+  const notCompleted = watches.filter((w) => !w.done).length;
   let errors = 0;
   for (const w of watches) if (w.done) errors += (await w.ended).error === undefined ? 0 : 1;
+  const storeSucceeded = await countSucceeded(run.redis, run.prefix, taskIds);
+  await Promise.all(sockets.flat().map((s) => s.close()));
+  const delivered = watches.filter((w) => w.successes > 0).length;
   return {
     sent: sends.length,
     redeliveries: sends.filter((s) => s.redelivery).length,
@@ -147,7 +149,7 @@ export async function sustainedWebhooks(run: ThroughputRun): Promise<ThroughputR
     delivered,
     lost: tasks - delivered,
     duplicated: duplicatedEvents(watches),
-    notCompleted: watches.filter((w) => !w.done).length,
+    notCompleted,
     subscriptionErrors: errors,
     latency: summarize(flow.latencies),
     cpu: cpuShare,
