@@ -9,11 +9,13 @@ import type { TaskService } from './tasks.js';
 /** What applying a valid callback did (see {@link TaskService.applyCallback}). */
 export type CallbackResult = 'applied' | 'duplicate' | 'parked';
 
+/** What {@link handleCallbackBody} did with a body: refused it (400, nothing changed) or applied it. */
 export type CallbackOutcome = { status: 400; error: string; taskId: string | null } | { status: 200; result: CallbackResult; taskId: string };
 
 /** A parsed body, or why it is not a callback (with the `task_id` it carried, when one could be read, for logs). */
 export type ParsedCallbackBody = { ok: true; callback: ExtractFramesCallback } | { ok: false; error: string; taskId: string | null };
 
+/** What applying a callback needs: the task service (the registry's only writer) and a logger. */
 export interface CallbackDeps {
   tasks: TaskService;
   logger: Logger;

@@ -98,17 +98,25 @@ export function createRedisPubSub(options: RedisPubSubOptions): RedisPubSub {
 }
 
 /**
- * Logs a connection's errors, and its losses and recoveries once each (not every failed reconnect attempt as a
- * new event), under `role`. Operators see when Redis went away and came back; tests await the 'ready' lines.
+ * Logs a connection's losses and recoveries once each, and its errors once per distinct message (repeats at
+ * debug), under `role`. Operators see when Redis went away and came back; tests await these lines.
  */
 export function watchConnection(client: Redis, role: string, logger: Logger | undefined): void {
   let everReady = false;
   let up = false;
-  client.on('error', (error: unknown) => logger?.warn('redis connection error', { role, error }));
+  let lastError = '';
+  client.on('error', (error: unknown) => {
+    // Every reconnect attempt of a long outage fails the same way: warn once per distinct error, not every 2 s.
+    const message = error instanceof Error ? error.message : String(error);
+    if (message === lastError) logger?.debug('redis connection error', { role, error });
+    else logger?.warn('redis connection error', { role, error });
+    lastError = message;
+  });
   client.on('ready', () => {
     logger?.info(everReady ? 'redis connection restored' : 'redis connection ready', { role });
     everReady = true;
     up = true;
+    lastError = '';
   });
   client.on('close', () => {
     // By the time 'close' is emitted, a deliberate quit has already moved the status to 'end'.

@@ -35,7 +35,6 @@ function createLogWatch(): { logger: Logger; next(match: (entry: LogEntry) => bo
     level: 'debug',
     write: (line) => {
       const entry = JSON.parse(line) as LogEntry;
-      if (process.env.DEBUG_LOGS) process.stderr.write(line + "\n");
       for (const waiter of waiters) {
         if (!waiter.match(entry)) continue;
         waiters.delete(waiter);
