@@ -132,12 +132,22 @@ export function groupAlive(pgid: number): boolean {
   }
 }
 
+/** `ps -eo <columns>` as rows of whitespace-separated fields. */
+async function ps(columns: string): Promise<string[][]> {
+  const { stdout } = await run('ps', ['-eo', columns]);
+  return stdout.split('\n').map((l) => l.trim().split(/\s+/));
+}
+
 /** Live (non-zombie) processes of the group `pgid` whose command matches `command`, as "pid comm" lines. */
 export async function processesInGroup(pgid: number, command: RegExp): Promise<string[]> {
-  const { stdout } = await run('ps', ['-eo', 'pid=,pgid=,stat=,comm=']);
-  return stdout
-    .split('\n')
-    .map((l) => l.trim().split(/\s+/))
+  return (await ps('pid=,pgid=,stat=,comm='))
     .filter(([, group, stat, comm]) => group === String(pgid) && !stat?.startsWith('Z') && command.test(comm ?? ''))
     .map(([pid, , , comm]) => `${pid} ${comm}`);
+}
+
+/** Direct children of `pid` (zombies included) whose command matches `command`, as "pid comm" lines. */
+export async function childrenOf(pid: number, command: RegExp): Promise<string[]> {
+  return (await ps('pid=,ppid=,comm='))
+    .filter(([, ppid, comm]) => ppid === String(pid) && command.test(comm ?? ''))
+    .map(([child, , comm]) => `${child} ${comm}`);
 }

@@ -3,21 +3,27 @@
  * over HTTP and graphql-ws, stopped with SIGINT. Each process gets its own process group so the test can prove
  * that nothing (no ffmpeg) outlives it. No sleeps: the test awaits output lines, log events and exits.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createDeferred, type Deferred } from '../helpers/deferred.js';
 import type { GraphQLResponse } from '../helpers/gateway.js';
+import {
+  childrenOf,
+  freePort,
+  graphiqlUrl,
+  killStartedMains,
+  logMatching,
+  processesInGroup,
+  startMain,
+  type MainProcess,
+} from '../helpers/main-process.js';
 import { postGraphQLMultipart } from '../helpers/multipart.js';
 import { generateVideo } from '../helpers/video.js';
 
@@ -34,149 +40,27 @@ const run = promisify(execFile);
 
 // ---------------------------------------------------------------- process helpers
 
-/** Lines of a stream as they arrive; `waitFor` resolves with the first matching line, rejects if the stream ends first. */
-function lineLog(stream: Readable) {
-  const lines: string[] = [];
-  const waiters: Array<{ match: (line: string) => boolean; d: Deferred<string> }> = [];
-  let buffer = '';
-  let ended = false;
-  const closed = createDeferred();
-  const push = (line: string) => {
-    lines.push(line);
-    for (const w of waiters.filter((w) => w.match(line))) {
-      waiters.splice(waiters.indexOf(w), 1);
-      w.d.resolve(line);
-    }
-  };
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    buffer += chunk;
-    let end: number;
-    while ((end = buffer.indexOf('\n')) >= 0) {
-      push(buffer.slice(0, end));
-      buffer = buffer.slice(end + 1);
-    }
-  });
-  stream.on('close', () => {
-    if (buffer) push(buffer);
-    ended = true;
-    closed.resolve();
-    for (const w of waiters.splice(0)) w.d.reject(new Error(`stream ended without a matching line; got:\n${lines.join('\n')}`));
-  });
-  return {
-    lines,
-    text: () => lines.join('\n'),
-    /** Resolves once the stream has ended (every line is in `lines`). */
-    closed: closed.promise,
-    waitFor(match: (line: string) => boolean): Promise<string> {
-      const found = lines.find(match);
-      if (found !== undefined) return Promise.resolve(found);
-      if (ended) return Promise.reject(new Error(`stream ended without a matching line; got:\n${lines.join('\n')}`));
-      const d = createDeferred<string>();
-      waiters.push({ match, d });
-      return d.promise;
-    },
-  };
-}
-
-/** A JSON log line (the gateway logs to stderr) whose fields match `fields`. */
-const logMatching = (fields: Record<string, unknown>) => (line: string) => {
-  try {
-    const entry = JSON.parse(line) as Record<string, unknown>;
-    return Object.entries(fields).every(([k, v]) => entry[k] === v);
-  } catch {
-    return false;
-  }
-};
-
-interface MainProcess {
-  child: ChildProcess;
-  pid: number;
-  stdout: ReturnType<typeof lineLog>;
-  stderr: ReturnType<typeof lineLog>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-const started: MainProcess[] = [];
 const clients: Client[] = [];
 let disposers: Array<() => Promise<unknown>> = [];
 
 afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.dispose()));
-  for (const main of started.splice(0)) {
-    // Kill the whole group: after a failed test it may still hold the gateway or an orphaned ffmpeg.
-    if (groupAlive(main.pid)) process.kill(-main.pid, 'SIGKILL');
-    await main.exited;
-  }
+  // Kills the whole group of each main: after a failed test it may still hold the gateway or an orphaned ffmpeg.
+  await killStartedMains();
   for (const dispose of disposers.reverse()) await dispose();
   disposers = [];
 });
 
-/** Spawns `node --import tsx src/main.ts` (what `npm start` runs) in its own process group, with only `env`. */
-function startMain(env: Record<string, string>): MainProcess {
-  const passthrough = Object.fromEntries(
-    ['PATH', 'HOME', 'TMPDIR', 'FFMPEG_PATH', 'FFPROBE_PATH'].flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])),
-  );
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
-    env: { ...passthrough, ...env },
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  const main: MainProcess = { child, pid: child.pid!, stdout: lineLog(child.stdout!), stderr: lineLog(child.stderr!), exited };
-  started.push(main);
-  return main;
-}
-
-/** A port that was free a moment ago (listen on 0, close). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-const MEDIA_PROCESS = /^\d+ (ffmpeg|ffprobe|sleep)$/; // `sleep` is the stand-in ffmpeg of the SIGINT test
+const MEDIA_COMMAND = /^(ffmpeg|ffprobe|sleep)$/; // `sleep` is the stand-in ffmpeg of the SIGINT test
 
 /** Direct ffmpeg/ffprobe children of `pid` as "pid command" lines (tsx's esbuild service may be there too). */
-async function mediaChildrenOf(pid: number): Promise<string[]> {
-  const { stdout } = await run('ps', ['-eo', 'pid=,ppid=,comm=']);
-  return stdout
-    .split('\n')
-    .map((l) => l.trim().split(/\s+/))
-    .filter(([, ppid]) => ppid === String(pid))
-    .map(([child, , comm]) => `${child} ${comm}`)
-    .filter((l) => MEDIA_PROCESS.test(l));
-}
+const mediaChildrenOf = (pid: number) => childrenOf(pid, MEDIA_COMMAND);
 
 /**
  * Live (non-zombie) ffmpeg/ffprobe processes of the process group `pgid`: an orphaned one would survive its
  * parent. (tsx's esbuild helper may still be exiting right after node does; it is not ours to check.)
  */
-async function mediaProcessesInGroup(pgid: number): Promise<string[]> {
-  const { stdout } = await run('ps', ['-eo', 'pid=,pgid=,stat=,comm=']);
-  return stdout
-    .split('\n')
-    .map((l) => l.trim().split(/\s+/))
-    .filter(([, group, stat]) => group === String(pgid) && !stat?.startsWith('Z'))
-    .map(([pid, , , comm]) => `${pid} ${comm}`)
-    .filter((l) => MEDIA_PROCESS.test(l));
-}
-
-/** True while any process of the group `pgid` exists. */
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
-    throw error;
-  }
-}
+const mediaProcessesInGroup = (pgid: number) => processesInGroup(pgid, MEDIA_COMMAND);
 
 async function tempDir(prefix: string): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), prefix));
@@ -196,12 +80,6 @@ async function embeddedEnv(extra: Record<string, string> = {}): Promise<Record<s
     LOG_LEVEL: 'info',
     ...extra,
   };
-}
-
-/** Waits for the banner and returns the printed GraphiQL URL. */
-async function graphiqlUrl(main: MainProcess): Promise<string> {
-  const line = await main.stdout.waitFor((l) => l.includes('GraphiQL:'));
-  return /GraphiQL:\s+(\S+)/.exec(line)![1]!;
 }
 
 async function graphql<T = Record<string, any>>(endpoint: string, query: string, variables?: Record<string, unknown>) {
