@@ -37,7 +37,7 @@ const DRAIN_MS = 20_000;
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } } });
 const SIZES = values.quick
   ? { samples: 100, warmup: 20, idleTasks: 100, perTask: 10, rate: 200, seconds: 5, sockets: 4 }
-  : { samples: 500, warmup: 50, idleTasks: 1000, perTask: 10, rate: 1000, seconds: 30, sockets: 8 };
+  : { samples: 1000, warmup: 100, idleTasks: 1000, perTask: 10, rate: 1000, seconds: 30, sockets: 8 };
 const IDLE_SUBSCRIBERS = SIZES.idleTasks * SIZES.perTask;
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
