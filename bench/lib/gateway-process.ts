@@ -26,6 +26,8 @@ export interface GatewayProcess {
   memory(): Promise<GatewayMemory>;
   /** CPU time (user + system) the process has used so far, in seconds; undefined where /proc is missing. */
   cpuSeconds(): number | undefined;
+  /** The last few KB the process wrote (stdout and stderr), for error messages. */
+  recentOutput(): string;
   /** SIGTERM, then SIGKILL if it is still running after `graceMs`. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -83,6 +85,7 @@ export async function startGatewayProcess(env: Record<string, string | undefined
     webhookUrl: `${url}/webhooks/mavi/${env.MAVI_WEBHOOK_SECRET}`,
     memory: () => askMemory(child),
     cpuSeconds: () => cpuSecondsOf(child.pid!),
+    recentOutput: () => output,
     async stop(graceMs = 15_000) {
       stopped.add(child);
       if (child.exitCode !== null || child.signalCode !== null) return;

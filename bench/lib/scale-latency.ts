@@ -46,7 +46,9 @@ async function submitTasks(gateway: GatewayProcess, fake: FakeUpstream, count: n
       });
       const reply = (await res.json()) as { data?: { extractFrames?: { __typename: string; task?: { id: string }; message?: string } } };
       const result = reply.data?.extractFrames;
-      if (!result?.task) throw new Error(`extractFrames failed: ${JSON.stringify(reply).slice(0, 300)}`);
+      if (!result?.task) {
+        throw new Error(`extractFrames failed: ${JSON.stringify(reply).slice(0, 300)}\ngateway output:\n${gateway.recentOutput()}`);
+      }
       ids[i] = result.task.id;
     }
   };
