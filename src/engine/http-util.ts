@@ -27,8 +27,11 @@ export function assetNotFound(): EngineHttpError {
   return new EngineHttpError(400, 'Asset not found');
 }
 
-/** Writes a JSON envelope. */
-export function sendJson<T>(res: ServerResponse, status: number, msg: string, data: T | null, headers: Record<string, string> = {}): void {
+/**
+ * Writes a JSON envelope. The engine's own writer, not the gateway's `sendJson` (src/http/read-body.ts): the engine
+ * imports nothing from the rest of src/ (it is a separate service reached by URL), and it always answers envelopes.
+ */
+export function sendEnvelope<T>(res: ServerResponse, status: number, msg: string, data: T | null, headers: Record<string, string> = {}): void {
   const ok = status >= 200 && status < 300;
   const body: Envelope<T> = { code: ok ? 200 : status, msg, data: ok ? data : null, success: ok, failed: !ok };
   const text = JSON.stringify(body);
@@ -42,7 +45,7 @@ export function sendJson<T>(res: ServerResponse, status: number, msg: string, da
 
 /** `200 {code:200,msg:"success",data}`. */
 export function sendOk<T>(res: ServerResponse, data: T | null): void {
-  sendJson(res, 200, 'success', data);
+  sendEnvelope(res, 200, 'success', data);
 }
 
 /** Writes an error envelope unless headers already went out (then the socket is cut). */
@@ -51,7 +54,7 @@ export function sendError(res: ServerResponse, status: number, msg: string, head
     res.destroy();
     return;
   }
-  sendJson(res, status, msg, null, headers);
+  sendEnvelope(res, status, msg, null, headers);
 }
 
 /** Reads a small JSON body; rejects with 400 when too large or not JSON. */

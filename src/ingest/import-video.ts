@@ -132,7 +132,7 @@ export async function importVideoFromUrl(url: string, client: UpstreamClient, li
     try {
       return await withSpooledFile(body, spooled, async (file) => {
         if (file.size === 0) throw new ImportError('the URL returned an empty file');
-        const { assetId } = await client.upload({ body: file, filename, contentType, size: file.size }, { priority: 'interactive' });
+        const { assetId } = await client.upload({ body: file, filename, contentType });
         return assetId;
       });
     } catch (error) {

@@ -7,8 +7,9 @@
  * p-queue does the queueing; since 9.x an aborted signal removes a waiting task from its queue, which is what the
  * wait deadline uses. (p-limit cannot drop one waiter; async-mutex's withTimeout leaves it queued.)
  */
+import { AsyncResource } from 'node:async_hooks';
 import PQueue from 'p-queue';
-import { UpstreamError } from '../upstream/errors.js';
+import { UpstreamError, disposedError } from '../upstream/errors.js';
 
 export interface UploadLimiter {
   /** Runs `task` in a free slot; rejects with RATE_LIMITED when no slot frees up within `maxWaitMs`. */
@@ -37,7 +38,7 @@ export function createUploadLimiter(options: UploadLimiterOptions): UploadLimite
   let disposed = false;
 
   const run = <T>(task: () => Promise<T>): Promise<T> => {
-    if (disposed) return Promise.reject(disposedError());
+    if (disposed) return Promise.reject(disposedError('upload limiter', 'the upload'));
     const wait = new AbortController();
     const timer = setTimeout(() => wait.abort(queueFullError(maxWaitMs, concurrency)), maxWaitMs);
     waiting.add(wait);
@@ -45,13 +46,16 @@ export function createUploadLimiter(options: UploadLimiterOptions): UploadLimite
       clearTimeout(timer);
       waiting.delete(wait);
     };
+    // p-queue starts a waiting task from whichever task freed the slot: bound, it runs in its own caller's async
+    // context (request id on log lines, the active trace span).
+    const bound = AsyncResource.bind(task);
     // Once started, the signal is never aborted (timer cleared, out of `waiting`): p-queue would otherwise reject
     // a running upload's promise while the upload itself goes on.
     return queue
       .add(
         () => {
           stopWaiting();
-          return task();
+          return bound();
         },
         { signal: wait.signal },
       )
@@ -69,7 +73,7 @@ export function createUploadLimiter(options: UploadLimiterOptions): UploadLimite
     dispose() {
       if (disposed) return;
       disposed = true;
-      for (const wait of [...waiting]) wait.abort(disposedError());
+      for (const wait of [...waiting]) wait.abort(disposedError('upload limiter', 'the upload'));
     },
   };
 }
@@ -80,8 +84,4 @@ function queueFullError(maxWaitMs: number, concurrency: number): UpstreamError {
     `upload queue is full: no upload slot (of ${concurrency}) became free within ${maxWaitMs} ms`,
     { retryAfterSeconds: Math.max(1, Math.ceil(maxWaitMs / 1000)) },
   );
-}
-
-function disposedError(): UpstreamError {
-  return new UpstreamError('UPSTREAM_ERROR', 'upload limiter disposed before the upload started');
 }

@@ -22,8 +22,8 @@ export function uploadVideoFile(file: UploadedFile, client: UpstreamClient, uplo
   const contentType = file.type || 'application/octet-stream';
   return uploads.run(() =>
     withSpooledFile(file.stream(), { type: contentType }, async (body) => {
-      const input = { body, filename: file.name || 'video', contentType: file.type || undefined, size: body.size };
-      const { assetId } = await client.upload(input, { priority: 'interactive' });
+      const input = { body, filename: file.name || 'video', contentType: file.type || undefined };
+      const { assetId } = await client.upload(input);
       return assetId;
     }),
   );

@@ -131,7 +131,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
     if (!VIDEO_EXTENSIONS.has(ext)) {
       throw new ExtractionRejectedError('NOT_A_VIDEO', `Asset ${assetId} is not a video (extension "${ext || 'none'}")`, asset);
     }
-    const { taskId } = await client.extractFrames(assetId, { priority: 'interactive' });
+    const { taskId } = await client.extractFrames(assetId);
     const submittedAt = now();
     const { task, appliedParked } = await store.insert(
       {

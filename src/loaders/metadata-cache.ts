@@ -5,7 +5,6 @@
  */
 import { LRUCache } from 'lru-cache';
 import type { UpstreamClient } from '../upstream/client.js';
-import type { Priority } from '../upstream/rate-limit.js';
 import type { AssetMetadata } from '../upstream/types.js';
 
 export interface MetadataCacheOptions {
@@ -16,10 +15,12 @@ export interface MetadataCacheOptions {
   pendingAssetTtlMs?: number;
   /** TTL for `re_` assets in SUCCESS/FAILED (they can still be deleted upstream). */
   settledAssetTtlMs?: number;
+  /** Metrics: how each lookup was answered (cache, a new upstream call, or one already in flight). */
+  onLookup?: (result: 'hit' | 'miss' | 'coalesced') => void;
 }
 
 export interface MetadataCache {
-  get(id: string, priority?: Priority): Promise<AssetMetadata>;
+  get(id: string): Promise<AssetMetadata>;
   /** Drops an id (after an upload or delete through this gateway). */
   invalidate(id: string): void;
   readonly size: number;
@@ -38,13 +39,17 @@ export function createMetadataCache(options: MetadataCacheOptions): MetadataCach
   };
 
   return {
-    get(id, priority = 'interactive') {
+    get(id) {
       const hit = cache.get(id);
-      if (hit) return Promise.resolve(hit);
+      if (hit) {
+        options.onLookup?.('hit');
+        return Promise.resolve(hit);
+      }
       const pending = inFlight.get(id);
+      options.onLookup?.(pending ? 'coalesced' : 'miss');
       if (pending) return pending;
       const promise = options.client
-        .getMetadata(id, { priority })
+        .getMetadata(id)
         .then((metadata) => {
           // A collection whose listing is still partial is not final yet: cache it briefly only.
           const partial = metadata.total > metadata.resources.length;

@@ -13,6 +13,7 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeWebReadableStream } from 'node:stream/web';
+import { sendJson as writeJson } from '../http/read-body.js';
 import { isUpstreamError } from '../upstream/errors.js';
 import type { CacheEntry } from './disk-cache.js';
 import { etagMatches, ifRangeAllows, parseRange } from './http-conditional.js';
@@ -211,15 +212,9 @@ function readSignatureParams(query: string): { exp: string | null; sig: string |
   return { exp, sig };
 }
 
-function sendJson(res: ServerResponse, status: number, body: object, extra: OutgoingHttpHeaders = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    ...extra,
-    'Content-Type': 'application/json; charset=utf-8',
-    'Content-Length': Buffer.byteLength(text),
-    'Cache-Control': 'no-store',
-  });
-  res.end(text);
+/** Media errors must never be cached in place of the file (a CDN or browser would keep serving the error). */
+function sendJson(res: ServerResponse, status: number, body: object, extra: Record<string, string> = {}): void {
+  writeJson(res, status, body, { ...extra, 'Cache-Control': 'no-store' });
 }
 
 function fail(res: ServerResponse, error: unknown, logger: MediaLogger | undefined): void {

@@ -44,8 +44,6 @@ export interface MediaServiceOptions {
   logger?: MediaLogger;
   /** Metadata of an id (for HEAD of an uncached video); default `client.getMetadata`. Pass a shared cache. */
   metadata?: (id: string) => Promise<AssetMetadata>;
-  /** Frame ids a collection is known to have (e.g. from the extract-frames callback); they must all be in the zip. */
-  knownFrameIds?: (collectionId: string) => readonly string[] | null | Promise<readonly string[] | null>;
   /** Videos up to this announced size are cached; larger ones are streamed through. */
   videoCacheMaxBytes?: number;
   zipLimits?: Partial<ZipLimits>;
@@ -95,20 +93,8 @@ export function createMediaService(options: MediaServiceOptions): MediaService {
       ? mkdir(options.tmpDir, { recursive: true }).then(() => options.tmpDir as string)
       : cache.ready().then(() => cache.tmpDir));
 
-  const download = (id: string) => client.download(id, { priority: 'interactive', signal: aborter.signal });
+  const download = (id: string) => client.download(id, { signal: aborter.signal });
   const metadataOf = options.metadata ?? ((id: string) => client.getMetadata(id, { signal: aborter.signal }));
-
-  async function expectedFrames(collectionId: string, requested: string | null): Promise<string[]> {
-    let known: readonly string[] | null = null;
-    try {
-      known = (await options.knownFrameIds?.(collectionId)) ?? null;
-    } catch (error) {
-      logger?.warn?.('media: knownFrameIds failed', { collectionId, error: String(error) });
-    }
-    const expected = new Set(known ?? []);
-    if (requested !== null) expected.add(requested);
-    return [...expected];
-  }
 
   async function split(collectionId: string, zipPath: string, expected: string[]): Promise<SplitResult> {
     const result = await splitCollectionZip({
@@ -143,7 +129,8 @@ export function createMediaService(options: MediaServiceOptions): MediaService {
   }
 
   async function writeCollection(collectionId: string, requested: string | null): Promise<CollectionLoad> {
-    const expected = await expectedFrames(collectionId, requested);
+    // The requested frame must be in the zip for the zip to be trusted as this collection's.
+    const expected = requested === null ? [] : [requested];
     const cached = await cache.get(collectionId);
     if (cached) {
       try {

@@ -44,7 +44,7 @@ export interface SplitCollectionZipOptions {
   zipPath: string;
   /** `im_<digits>`. */
   collectionId: string;
-  /** Frame ids that must be present (from the extract-frames callback or the request); may be empty. */
+  /** Frame ids that must be present (the requested frame); may be empty. */
   expectedFrameIds: readonly string[];
   cache: DiskCache;
   limits?: Partial<ZipLimits>;

@@ -12,11 +12,11 @@
  * - never: a local refusal (invalid id, scheduler queue full or disposed).
  */
 import { readDownload } from './download.js';
-import { isAmbiguousRateLimit } from './envelope.js';
+import { isAmbiguousRateLimit, truncate } from './envelope.js';
 import { UpstreamError, isUpstreamError } from './errors.js';
 import { createHttpSender, type HttpRequest } from './http.js';
-import { uploadBody, validateUpload } from './multipart.js';
-import { createScheduler, retryWithBackoff, type Priority, type Scheduler } from './rate-limit.js';
+import { uploadForm, validateUpload } from './multipart.js';
+import { createScheduler, retryWithBackoff, type Scheduler } from './rate-limit.js';
 import {
   ASSET_ID_PATTERN,
   COLLECTION_ID_PATTERN,
@@ -31,21 +31,14 @@ import {
 export { defaultContentType } from './download.js';
 
 export interface CallOptions {
-  /** 'interactive' (a query or media request is waiting) goes before 'background'. Default 'interactive'. */
-  priority?: Priority;
   signal?: AbortSignal;
 }
 
 export interface UploadInput {
-  /** The bytes; a web ReadableStream is streamed, never buffered whole. */
-  body: Blob | ReadableStream<Uint8Array>;
+  /** The bytes: a Blob, replayable for a retry (callers pass a file-backed one, so nothing is held in memory). */
+  body: Blob;
   filename: string;
   contentType?: string;
-  /**
-   * Known size in bytes. For a stream it should be given: it is sent as Content-Length and enforced; without it the
-   * body goes out chunked. A stream upload is attempted once (a stream can't be replayed).
-   */
-  size?: number;
 }
 
 export interface UpstreamClient {
@@ -102,6 +95,8 @@ export const DEFAULT_RETRY_ATTEMPTS = 4;
 
 const ANY_ID = [ASSET_ID_PATTERN, COLLECTION_ID_PATTERN, FRAME_ID_PATTERN];
 const ANY_ID_TEXT = 'a re_, im_ or imc_ id';
+/** Caller-supplied ids and file names echoed in errors are cut to this (they end up in logs). */
+const MAX_ID_IN_MESSAGE = 80;
 
 type RetryPolicy = 'idempotent' | 'refused-only';
 interface AttemptContext {
@@ -153,7 +148,7 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
               ran = true;
               return attempt({ attempt: n, previousError });
             },
-            { priority: callOptions.priority ?? 'interactive', ...(signal ? { signal } : {}) },
+            signal ? { signal } : {},
           );
         } catch (error) {
           previousError = error;
@@ -214,25 +209,21 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
 
     async upload(input, callOptions = {}) {
       validateUpload(input);
-      const operation = `upload(${JSON.stringify(truncate(input.filename))})`;
-      const isStream = !(input.body instanceof Blob);
-      // A stream can't be replayed, so it gets exactly one attempt.
-      const data = await run('refused-only', callOptions, isStream ? 1 : attempts, () => {
-        const { body, headers, streamingBody } = uploadBody(input);
-        return uploadHttp.send(
+      const operation = `upload(${JSON.stringify(truncate(input.filename, MAX_ID_IN_MESSAGE))})`;
+      const data = await run('refused-only', callOptions, attempts, () =>
+        uploadHttp.send(
           {
             operation,
             method: 'POST',
             path: '/upload',
-            headers: { Accept: 'application/json', ...headers },
-            body,
-            streamingBody,
+            headers: { Accept: 'application/json' },
+            body: uploadForm(input),
             timeoutMs: uploadTimeoutMs,
             ...signalOf(callOptions),
           },
           (res, signal) => http.readData(res, operation, signal),
-        );
-      });
+        ),
+      );
       return parseUploadReply(data);
     },
 
@@ -275,7 +266,6 @@ export interface CreateUpstreamOptions {
   timeoutMs?: number;
   uploadTimeoutMs?: number;
   fetch?: typeof fetch;
-  burst?: number;
   retry?: UpstreamRetryOptions;
 }
 
@@ -284,7 +274,6 @@ export function createUpstream(options: CreateUpstreamOptions): { client: Upstre
   const scheduler = createScheduler({
     rps: options.rps,
     ...(options.maxWaitMs === undefined ? {} : { maxWaitMs: options.maxWaitMs }),
-    ...(options.burst === undefined ? {} : { burst: options.burst }),
   });
   const client = createUpstreamClient({
     baseUrl: options.baseUrl,
@@ -300,15 +289,10 @@ export function createUpstream(options: CreateUpstreamOptions): { client: Upstre
 
 function requireId(operation: string, id: unknown, patterns: RegExp[], expected: string): asserts id is string {
   if (typeof id === 'string' && patterns.some((pattern) => pattern.test(id))) return;
-  const shown = typeof id === 'string' ? JSON.stringify(truncate(id)) : typeof id;
+  const shown = typeof id === 'string' ? JSON.stringify(truncate(id, MAX_ID_IN_MESSAGE)) : typeof id;
   throw new UpstreamError('BAD_REQUEST', `${operation}: invalid id ${shown}, expected ${expected}`);
 }
 
-
 function signalOf(callOptions: CallOptions): { signal?: AbortSignal } {
   return callOptions.signal ? { signal: callOptions.signal } : {};
-}
-
-function truncate(text: string): string {
-  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
 }

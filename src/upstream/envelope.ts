@@ -200,8 +200,9 @@ function oneLine(text: string): string {
   return text.replace(/\s+/g, ' ').trim();
 }
 
-function truncate(text: string): string {
-  return text.length > MAX_TEXT_IN_MESSAGE ? `${text.slice(0, MAX_TEXT_IN_MESSAGE)}…` : text;
+/** `text` cut to `max` characters with an ellipsis, for echoing untrusted input in messages and logs. */
+export function truncate(text: string, max = MAX_TEXT_IN_MESSAGE): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
 }
 
 /** A plain JSON object (not null, not an array). */

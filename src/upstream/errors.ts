@@ -46,3 +46,11 @@ export class UpstreamError extends Error {
 export function isUpstreamError(error: unknown, kind?: UpstreamErrorKind): error is UpstreamError {
   return error instanceof UpstreamError && (kind === undefined || error.kind === kind);
 }
+
+/**
+ * The refusal of a queue that was disposed (shutdown) before it started the caller's work: `what` names the queue,
+ * `work` what never started ("upstream scheduler", "the call").
+ */
+export function disposedError(what: string, work: string): UpstreamError {
+  return new UpstreamError('UPSTREAM_ERROR', `${what} disposed before ${work} started`);
+}

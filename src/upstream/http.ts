@@ -14,8 +14,6 @@ export interface HttpRequest {
   path: string;
   headers?: Record<string, string>;
   body?: BodyInit;
-  /** The body is a stream (needs `duplex: 'half'`). */
-  streamingBody?: boolean;
   /** Deadline in ms, from the call to the end of `handle` (see {@link HttpSender.send}). */
   timeoutMs: number;
   /** The caller's signal: its abort rejects with its own `reason`, unwrapped. */
@@ -64,13 +62,12 @@ export function createHttpSender(options: { baseUrl: string; apiKey: string; fet
       request.timeoutMs,
     );
     const signal = request.signal ? AbortSignal.any([request.signal, deadline.signal]) : deadline.signal;
-    const init: RequestInit & { duplex?: 'half' } = {
+    const init: RequestInit = {
       method: request.method,
       headers: { ...request.headers, Authorization: apiKey },
       signal,
     };
     if (request.body !== undefined) init.body = request.body;
-    if (request.streamingBody) init.duplex = 'half';
     try {
       const response = await abortable(options.fetch(`${base}${request.path}`, init), signal);
       return await handle(response, signal);

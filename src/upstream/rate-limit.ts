@@ -1,14 +1,12 @@
 /**
- * The per-account call scheduler (a priority queue in front of a token bucket) and the backoff helper used for
- * retries. Timers are `globalThis.setTimeout`/`clearTimeout` and the default clock is `performance.now`, so vitest's
- * fake timers drive both.
+ * The per-account call scheduler (a FIFO queue whose starts are spaced at the account rate) and the backoff helper
+ * used for retries. Timers are `globalThis.setTimeout`/`clearTimeout` and the default clock is `performance.now`,
+ * so vitest's fake timers drive both.
  */
-import { UpstreamError } from './errors.js';
-
-export type Priority = 'interactive' | 'background';
+import { AsyncResource } from 'node:async_hooks';
+import { UpstreamError, disposedError } from './errors.js';
 
 export interface ScheduleOptions {
-  priority?: Priority;
   /** Fail fast with UpstreamError('RATE_LIMITED', { retryAfterSeconds }) when the expected wait exceeds this. */
   maxWaitMs?: number;
   signal?: AbortSignal;
@@ -29,8 +27,6 @@ export interface SchedulerOptions {
   rps: number;
   /** Default for {@link ScheduleOptions.maxWaitMs}; no limit when absent. */
   maxWaitMs?: number;
-  /** Bucket capacity: starts allowed back to back after an idle period. Default 1 (starts ≥ 1000/rps ms apart). */
-  burst?: number;
   /** Monotonic clock in ms. Default `performance.now()`. */
   now?: () => number;
   /**
@@ -46,67 +42,54 @@ interface Entry {
 }
 
 /**
- * Creates the scheduler. Starts are spaced by a token bucket (GCRA form) of capacity `burst` refilled at `rps` per
- * second: with the default `burst: 1` consecutive starts are at least `1000 / rps` ms apart, so no 1000 ms window
- * holds more than `rps` starts; a larger `burst` allows that many starts back to back after an idle period.
- * 'interactive' calls go before 'background' ones; FIFO within a priority.
+ * Creates the scheduler. Consecutive starts are at least `1000 / rps` (+ `marginMs`) ms apart, so no 1000 ms window
+ * holds more than `rps` starts; tasks start in FIFO order.
  *
- * The expected wait checked against `maxWaitMs` is `time to the next free slot + (tasks queued ahead) × interval`,
- * where an interactive task counts only the interactive tasks ahead of it and a background task counts all of them
- * (later interactive arrivals can still delay a background task beyond the estimate).
+ * The expected wait checked against `maxWaitMs` is `time to the next free slot + (tasks queued ahead) × interval`.
  *
  * Only the START of a task is spaced; how long it runs is not limited (the upstream limits request rate, not
  * concurrency). A queued task is removed when its signal aborts (rejecting with `signal.reason`).
  */
 export function createScheduler(options: SchedulerOptions): Scheduler {
   if (!(options.rps > 0) || !Number.isFinite(options.rps)) throw new RangeError('rps must be a positive number');
-  const burst = options.burst ?? 1;
-  if (!Number.isInteger(burst) || burst < 1) throw new RangeError('burst must be an integer ≥ 1');
   const now = options.now ?? (() => performance.now());
   const interval = 1000 / options.rps + (options.marginMs ?? 0);
-  const tolerance = (burst - 1) * interval;
-  const queues: Record<Priority, Entry[]> = { interactive: [], background: [] };
-  // Theoretical arrival time: a start is allowed at time t iff t >= tat - tolerance.
-  let tat = Number.NEGATIVE_INFINITY;
+  const queue: Entry[] = [];
+  // The earliest time the next start is allowed.
+  let nextStartAt = Number.NEGATIVE_INFINITY;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let started = 0;
   let disposed = false;
 
-  const pendingCount = (): number => queues.interactive.length + queues.background.length;
-
-  /** Expected ms until a task enqueued now with this priority starts (tasks queued ahead start first). */
-  const expectedWait = (priority: Priority): number => {
+  /** Expected ms until a task enqueued now starts (the tasks queued ahead start first). */
+  const expectedWait = (): number => {
     const t = now();
-    const ahead = priority === 'interactive' ? queues.interactive.length : pendingCount();
-    return Math.max(0, Math.max(tat, t) + ahead * interval - tolerance - t);
+    return Math.max(0, Math.max(nextStartAt, t) + queue.length * interval - t);
   };
 
   const pump = (): void => {
     if (timer !== undefined) clearTimeout(timer);
     timer = undefined;
     for (;;) {
-      const queue = queues.interactive.length > 0 ? queues.interactive : queues.background;
       if (queue.length === 0) return;
       const t = now();
-      const allowedAt = tat - tolerance;
-      if (t < allowedAt) {
+      if (t < nextStartAt) {
         // ceil: never wake up before the slot (a fractional interval would otherwise spin on 0 ms timers).
-        timer = setTimeout(pump, Math.max(1, Math.ceil(allowedAt - t)));
+        timer = setTimeout(pump, Math.max(1, Math.ceil(nextStartAt - t)));
         return;
       }
-      tat = Math.max(tat, t) + interval;
+      nextStartAt = Math.max(nextStartAt, t) + interval;
       (queue.shift() as Entry).start();
     }
   };
 
   const schedule = <T>(task: () => Promise<T>, callOptions: ScheduleOptions = {}): Promise<T> => {
     const { signal } = callOptions;
-    if (disposed) return Promise.reject(disposedError());
+    if (disposed) return Promise.reject(disposedError('upstream scheduler', 'the call'));
     if (signal?.aborted) return Promise.reject(signal.reason);
-    const priority = callOptions.priority ?? 'interactive';
     const maxWaitMs = callOptions.maxWaitMs ?? options.maxWaitMs;
     if (maxWaitMs !== undefined) {
-      const wait = expectedWait(priority);
+      const wait = expectedWait();
       if (wait > maxWaitMs) {
         const retryAfterSeconds = Math.max(1, Math.ceil(wait / 1000));
         return Promise.reject(
@@ -118,9 +101,11 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         );
       }
     }
+    // Started by whichever caller's timer fires: bound here so the task runs in ITS caller's async context (request
+    // id on log lines, the active trace span), not in the context of the call that happened to arm the timer.
+    const run = AsyncResource.bind(task);
     return new Promise<T>((resolve, reject) => {
       const onAbort = (): void => {
-        const queue = queues[priority];
         const index = queue.indexOf(entry);
         if (index >= 0) queue.splice(index, 1);
         reject(signal?.reason);
@@ -132,7 +117,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
           started++;
           let result: Promise<T>;
           try {
-            result = Promise.resolve(task());
+            result = Promise.resolve(run());
           } catch (error) {
             result = Promise.reject(error);
           }
@@ -144,7 +129,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         },
       };
       signal?.addEventListener('abort', onAbort, { once: true });
-      queues[priority].push(entry);
+      queue.push(entry);
       pump();
     });
   };
@@ -155,21 +140,16 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       return started;
     },
     get pending() {
-      return pendingCount();
+      return queue.length;
     },
     dispose() {
       if (disposed) return;
       disposed = true;
       if (timer !== undefined) clearTimeout(timer);
       timer = undefined;
-      const entries = [...queues.interactive.splice(0), ...queues.background.splice(0)];
-      for (const entry of entries) entry.fail(disposedError());
+      for (const entry of queue.splice(0)) entry.fail(disposedError('upstream scheduler', 'the call'));
     },
   };
-}
-
-function disposedError(): UpstreamError {
-  return new UpstreamError('UPSTREAM_ERROR', 'upstream scheduler disposed before the call started');
 }
 
 export interface BackoffOptions {

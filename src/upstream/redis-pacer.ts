@@ -4,14 +4,14 @@
  * slot" in Redis (on Redis' own clock, `TIME`, so instance clocks never matter) and hands out start times spaced
  * `1000 / rps` ms apart.
  *
- * {@link wrapSchedulerWithPacer} combines the two: the local scheduler keeps priority order, abort and the
+ * {@link wrapSchedulerWithPacer} combines the two: the local scheduler keeps FIFO order, abort and the
  * `maxWaitMs` fail-fast per instance, and the pacer spaces the starts of every instance. Because each instance
  * only sees its own queue, `maxWaitMs` is approximate across instances: the pacer refuses a slot further away
  * than `maxWaitMs` (nothing is reserved then), but time already spent in the local queue is not subtracted.
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { UpstreamError } from './errors.js';
+import { UpstreamError, disposedError } from './errors.js';
 import type { ScheduleOptions, Scheduler } from './rate-limit.js';
 
 export interface RedisPacerOptions {
@@ -104,7 +104,7 @@ export interface WrapSchedulerOptions {
 
 /**
  * A {@link Scheduler} whose starts honour the shared pacer: each task, once the local scheduler starts it, first
- * reserves a shared slot and waits for it. Priority, abort and the local `maxWaitMs` stay per instance; spacing
+ * reserves a shared slot and waits for it. Order, abort and the local `maxWaitMs` stay per instance; spacing
  * holds across instances. `dispose()` disposes the local scheduler and rejects tasks still waiting for their slot.
  */
 export function wrapSchedulerWithPacer(
@@ -142,7 +142,7 @@ export function wrapSchedulerWithPacer(
       const maxWaitMs = callOptions.maxWaitMs ?? options.maxWaitMs;
       return scheduler.schedule(async () => {
         const wait = await pacer.reserve(maxWaitMs);
-        if (disposed) throw disposedError();
+        if (disposed) throw disposedError('upstream scheduler', 'the call');
         callOptions.signal?.throwIfAborted();
         await waitForSlot(wait, callOptions.signal);
         return task();
@@ -157,11 +157,7 @@ export function wrapSchedulerWithPacer(
     dispose() {
       disposed = true;
       scheduler.dispose();
-      for (const fail of [...waiting]) fail(disposedError());
+      for (const fail of [...waiting]) fail(disposedError('upstream scheduler', 'the call'));
     },
   };
-}
-
-function disposedError(): UpstreamError {
-  return new UpstreamError('UPSTREAM_ERROR', 'upstream scheduler disposed before the call started');
 }

@@ -245,9 +245,9 @@ describe('subscription events and loaders', () => {
     const metadata = gw.gateway.services.metadata;
     const original = metadata.get.bind(metadata);
     const reads: string[] = [];
-    metadata.get = (id, priority) => {
+    metadata.get = (id) => {
       reads.push(id);
-      return original(id, priority);
+      return original(id);
     };
     const sub = gw.subscribeWs(`subscription($id: ID!) { frameExtractionTask(id: $id) { status asset { id } } }`, { id: result.task.id });
     expect((await sub.events.next()).data!.frameExtractionTask).toEqual({ status: 'PENDING', asset: { id: assetId } });

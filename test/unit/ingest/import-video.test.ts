@@ -194,9 +194,9 @@ describe('importVideoFromUrl', () => {
     const { upload, client: c } = client();
     expect(await importVideoFromUrl('http://127.0.0.1/dir/x.mp4', c, l, uploads)).toBe('re_000000000000000001');
     expect(l.fetch).toHaveBeenCalledWith(new URL('http://127.0.0.1/dir/x.mp4'), expect.objectContaining({ redirect: 'follow' }));
-    expect(upload).toHaveBeenCalledWith(expect.objectContaining({ filename: 'x.mp4', contentType: 'video/mp4', size: 11 }), {
-      priority: 'interactive',
-    });
+    expect(upload).toHaveBeenCalledWith(
+      expect.objectContaining({ filename: 'x.mp4', contentType: 'video/mp4', body: expect.objectContaining({ size: 11 }) }),
+    );
   });
 
   it('uploads a file-backed copy of what it downloaded, and leaves no temp file', async () => {
@@ -221,7 +221,7 @@ describe('importVideoFromUrl', () => {
     const { upload, client: c } = client();
     expect(await importVideoFromUrl(url, c, l, uploads)).toBe('re_000000000000000001');
     expect(l.fetch).toHaveBeenCalledTimes(1);
-    expect(upload).toHaveBeenCalledWith(expect.objectContaining({ filename }), { priority: 'interactive' });
+    expect(upload).toHaveBeenCalledWith(expect.objectContaining({ filename }));
   });
 
   it('removes its temp file when the upload fails', async () => {

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createUploadLimiter, type UploadLimiter } from '../../../src/ingest/upload-limiter.js';
 import { UpstreamError } from '../../../src/upstream/errors.js';
@@ -24,6 +25,20 @@ describe('createUploadLimiter', () => {
   afterEach(() => {
     limiter.dispose();
     vi.useRealTimers();
+  });
+
+  it("runs a task that waited for a slot in its caller's async context", async () => {
+    const caller = new AsyncLocalStorage<string>();
+    const one = createUploadLimiter({ concurrency: 1, maxWaitMs: 20_000 });
+    const first = gatedTask('first', []);
+    const seen: (string | undefined)[] = [];
+    const running = caller.run('first', () => one.run(first.task));
+    const waiting = caller.run('second', () => one.run(async () => void seen.push(caller.getStore())));
+    await first.started;
+    first.finish.resolve('done');
+    await Promise.all([running, waiting]);
+    expect(seen).toEqual(['second']);
+    one.dispose();
   });
 
   it('runs at most `concurrency` tasks at once; the 5th starts when one of them finishes', async () => {

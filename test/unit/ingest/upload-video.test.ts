@@ -41,10 +41,10 @@ describe('uploadVideoFile', () => {
   const uploads = createUploadLimiter({ concurrency: 4, maxWaitMs: 1000 });
 
   it('streams the file to a temp file and uploads it file-backed, never calling arrayBuffer()', async () => {
-    let sent: { text: string; filename: string; contentType?: string; size?: number; tempFiles: string[] } | undefined;
+    let sent: { text: string; filename: string; contentType?: string; size: number; tempFiles: string[] } | undefined;
     const client = clientWith(async (input) => {
       const body = input.body as Blob;
-      sent = { text: await body.text(), filename: input.filename, contentType: input.contentType, size: input.size, tempFiles: await scratch.entries() };
+      sent = { text: await body.text(), filename: input.filename, contentType: input.contentType, size: body.size, tempFiles: await scratch.entries() };
       return { assetId: 're_000000000000000001' };
     });
     expect(await uploadVideoFile(streamOnlyFile(['video-', 'bytes']), client, uploads)).toBe('re_000000000000000001');
@@ -55,9 +55,7 @@ describe('uploadVideoFile', () => {
   it('falls back to a generic name and type', async () => {
     const client = clientWith(async () => ({ assetId: 're_000000000000000001' }));
     await uploadVideoFile(streamOnlyFile(['x'], '', ''), client, uploads);
-    expect(client.upload).toHaveBeenCalledWith(expect.objectContaining({ filename: 'video', contentType: undefined, size: 1 }), {
-      priority: 'interactive',
-    });
+    expect(client.upload).toHaveBeenCalledWith(expect.objectContaining({ filename: 'video', contentType: undefined }));
     expect((client.upload.mock.calls[0]![0] as UploadInput).body).toMatchObject({ type: 'application/octet-stream' });
   });
 

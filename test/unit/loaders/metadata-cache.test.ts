@@ -19,7 +19,7 @@ const FRAME = 'imc_666914042514116608_0';
 interface FakeClient {
   client: UpstreamClient;
   /** Ids of every getMetadata call, in order. */
-  calls: { id: string; priority: string | undefined }[];
+  calls: { id: string }[];
 }
 
 /** A fake client whose getMetadata answers with `answer(id, callNumber)`; every other method fails the test. */
@@ -27,8 +27,8 @@ function fakeClient(answer: (id: string, call: number) => AssetMetadata | Promis
   const calls: FakeClient['calls'] = [];
   const unexpected = (name: string) => () => Promise.reject(new Error(`unexpected ${name} call`));
   const client: UpstreamClient = {
-    getMetadata: async (id, options) => {
-      calls.push({ id, priority: options?.priority });
+    getMetadata: async (id) => {
+      calls.push({ id });
       return answer(id, calls.length);
     },
     extractFrames: unexpected('extractFrames'),
@@ -205,17 +205,6 @@ describe('createMetadataCache: failures, coalescing, eviction', () => {
     expect(fake.calls).toHaveLength(1);
     await cache.get(COLLECTION);
     expect(fake.calls).toHaveLength(2);
-  });
-
-  it('passes the priority to the client (interactive by default)', async () => {
-    const fake = fakeClient((id) => asset('SUCCESS', id));
-    const cache = cacheWith(fake);
-    await cache.get('re_1');
-    await cache.get('re_2', 'background');
-    expect(fake.calls).toEqual([
-      { id: 're_1', priority: 'interactive' },
-      { id: 're_2', priority: 'background' },
-    ]);
   });
 
   it('drops an id on invalidate() and evicts the least recently used beyond `max`', async () => {

@@ -82,15 +82,6 @@ describe('createMediaService', () => {
     expect(upstream.downloads.filter((id) => id === 'im_9')).toHaveLength(1);
   });
 
-  it('requires every frame known from the callback to be in the zip', async () => {
-    const { frames } = await addCollection(upstream, '9', 2);
-    start({ knownFrameIds: () => ['imc_9_0', 'imc_9_1', 'imc_9_2'] });
-    upstream.assets.set('imc_9_2', { data: fakeJpeg('extra'), contentType: 'image/jpeg' });
-    const entry = await service.getFrame('imc_9_0');
-    expect(await readFile(entry.path)).toEqual(frames[0]?.data);
-    expect(upstream.downloads).toEqual(['im_9', 'imc_9_0']);
-  });
-
   it('propagates upstream errors and does not remember them', async () => {
     start();
     upstream.failures.set('im_9', new UpstreamError('RATE_LIMITED', 'slow down', { retryAfterSeconds: 2 }));
