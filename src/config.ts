@@ -54,6 +54,7 @@ const EnvSchema = z.object({
   REDIS_URL: optionalString.pipe(z.url().optional()),
   REDIS_PREFIX: z.string().regex(/^[\w:.-]{1,64}$/, 'must be 1-64 characters of [A-Za-z0-9_:.-]').default('frames:'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  LOG_PRETTY: z.enum(['true', 'false', '1', '0']).default('false'),
 });
 
 export type LogLevel = z.infer<typeof EnvSchema>['LOG_LEVEL'];
@@ -107,6 +108,8 @@ export interface Config {
   /** Prefix of every Redis key and channel (lets environments share one Redis). */
   redisPrefix: string;
   logLevel: LogLevel;
+  /** Human-readable log lines (pino-pretty, a dev dependency) instead of JSON. */
+  logPretty: boolean;
 }
 
 export class ConfigError extends Error {
@@ -182,6 +185,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     redisUrl: e.REDIS_URL,
     redisPrefix: e.REDIS_PREFIX,
     logLevel: e.LOG_LEVEL,
+    logPretty: e.LOG_PRETTY === 'true' || e.LOG_PRETTY === '1',
   });
 }
 

@@ -47,6 +47,7 @@ async function main() {
   const { engineConfig } = loaded;
   const logger = createLogger({
     level: config.logLevel,
+    pretty: config.logPretty,
     secrets: [config.upstream.apiKey, config.webhook.secret, config.media.signingSecret].filter((s): s is string => !!s),
   });
 

@@ -13,6 +13,7 @@ import { createContextFactory, type Context } from './context.js';
 import { trackConnections, useEndEventStreamsOn } from './http/drain.js';
 import { attachGraphQLWs } from './http/graphql-ws.js';
 import { sendJson } from './http/read-body.js';
+import { loggedRoute, useRequestLogOperation, withRequestLog } from './http/request-log.js';
 import { createWebhookRoute, WEBHOOK_PREFIX } from './http/webhook-route.js';
 import { registryOutageError } from './schema/errors.js';
 import { schema } from './schema/index.js';
@@ -70,6 +71,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
     plugins: [
       EnvelopArmorPlugin({ maxDepth: { n: 12 }, maxAliases: { n: 100 }, costLimit: { maxCost: 20_000 } }),
       useEndEventStreamsOn(drainSignal.signal),
+      useRequestLogOperation(),
     ],
     // Yoga's own 25 MB body cap would refuse uploads UPLOAD_MAX_BYTES allows: lift it to the file limit plus room
     // for the multipart envelope (the per-file limit below still applies; other bodies keep at least yoga's cap).
@@ -112,13 +114,15 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
     return yoga.requestListener(req, res);
   };
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      logger.error('request failed', { error, path: req.url?.split('?')[0] });
-      if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
-      else res.destroy();
-    });
-  });
+  const server = createServer(
+    withRequestLog((req, res) => {
+      handle(req, res).catch((error: unknown) => {
+        logger.error('request failed', { error, route: loggedRoute(req.url) });
+        if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+        else res.destroy();
+      });
+    }, logger),
+  );
   const drain = trackConnections(server);
   const graphqlWs = attachGraphQLWs(server, yoga);
 

@@ -57,7 +57,7 @@ export interface ServiceRuntime {
 
 export function createServices(config: Config, deps: GatewayDeps = {}): ServiceRuntime {
   const secrets = [config.upstream.apiKey, config.webhook.secret, config.media.signingSecret].filter((s): s is string => !!s);
-  const logger = deps.logger ?? createLogger({ level: config.logLevel, secrets });
+  const logger = deps.logger ?? createLogger({ level: config.logLevel, secrets, pretty: config.logPretty });
   const fetchImpl = deps.fetch ?? globalThis.fetch;
   const now = deps.now ?? Date.now;
 
