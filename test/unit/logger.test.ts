@@ -64,12 +64,14 @@ describe('createLogger', () => {
     const { logger, entries } = capture('info', []);
     logger.info('call', {
       headers: { authorization: 'Bearer abc', accept: 'json' },
-      upstream: { apiKey: 'k-1', headers: { authorization: 'x' } },
+      upstream: { apiKey: 'k-1' },
+      req: { headers: { authorization: 'x', host: 'gw' } },
       token: 't',
     });
     expect(entries()[0]).toMatchObject({
       headers: { authorization: '[redacted]', accept: 'json' },
-      upstream: { apiKey: '[redacted]', headers: { authorization: '[redacted]' } },
+      upstream: { apiKey: '[redacted]' },
+      req: { headers: { authorization: '[redacted]', host: 'gw' } },
       token: '[redacted]',
     });
   });
