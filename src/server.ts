@@ -12,6 +12,7 @@ import { webhookPath, type Config } from './config.js';
 import { createContextFactory, type Context } from './context.js';
 import { trackConnections, useEndEventStreamsOn } from './http/drain.js';
 import { attachGraphQLWs } from './http/graphql-ws.js';
+import { useGraphQLTracing } from './http/graphql-tracing.js';
 import { sendJson } from './http/read-body.js';
 import { loggedRoute, useRequestLogOperation, withRequestLog } from './http/request-log.js';
 import { createWebhookRoute, WEBHOOK_PREFIX } from './http/webhook-route.js';
@@ -72,6 +73,8 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
       EnvelopArmorPlugin({ maxDepth: { n: 12 }, maxAliases: { n: 100 }, costLimit: { maxCost: 20_000 } }),
       useEndEventStreamsOn(drainSignal.signal),
       useRequestLogOperation(),
+      // Last, so the operation span wraps the execute/subscribe every other plugin settled on.
+      useGraphQLTracing(),
     ],
     // Yoga's own 25 MB body cap would refuse uploads UPLOAD_MAX_BYTES allows: lift it to the file limit plus room
     // for the multipart envelope (the per-file limit below still applies; other bodies keep at least yoga's cap).

@@ -179,8 +179,9 @@ export function createRedisTaskStore(options: RedisTaskStoreOptions): TaskStore 
 
 /** Only the declared fields: whatever else rides on the objects never reaches Redis. */
 function encodeTask(task: TaskRecord): string {
-  const { id, assetId, status, collectionId, frameIds, error, submittedAt, completedAt, deadlineAt, idempotencyKey } = task;
-  return JSON.stringify({ id, assetId, status, collectionId, frameIds, error, submittedAt, completedAt, deadlineAt, idempotencyKey });
+  const { id, assetId, status, collectionId, frameIds, error, submittedAt, completedAt, deadlineAt, idempotencyKey, traceparent } = task;
+  const fields = { id, assetId, status, collectionId, frameIds, error, submittedAt, completedAt, deadlineAt, idempotencyKey };
+  return JSON.stringify(traceparent ? { ...fields, traceparent } : fields);
 }
 
 function encodeOutcome(outcome: TaskOutcome): string {

@@ -21,6 +21,11 @@ export interface TaskRecord {
   /** Epoch ms after which a PENDING task becomes TIMED_OUT. */
   deadlineAt: number;
   idempotencyKey: string | null;
+  /**
+   * W3C trace context of the span that submitted the task (absent when tracing is off, or on records written before
+   * it existed): the webhook span that completes the task links to it.
+   */
+  traceparent?: string | null;
 }
 
 /** The terminal result of a task, from a callback or the timeout sweeper. */

@@ -6,6 +6,7 @@ import type { UpstreamClient } from '../upstream/client.js';
 import type { AssetResource, ExtractFramesCallback } from '../upstream/types.js';
 import type { Logger } from '../logger.js';
 import type { PubSub } from '../pubsub/index.js';
+import { activeTraceparent, linkActiveSpanTo, tracePublish } from '../observability/spans.js';
 import { createSubmissionClaims } from './claim.js';
 import { TERMINAL_STATUSES, type TaskOutcome, type TaskRecord, type TaskStore } from './store.js';
 
@@ -80,6 +81,11 @@ export interface TaskService {
   stop(): void;
 }
 
+function traceContextField(): Pick<TaskRecord, 'traceparent'> {
+  const traceparent = activeTraceparent();
+  return traceparent ? { traceparent } : {};
+}
+
 export function isTerminal(task: TaskRecord): boolean {
   return TERMINAL_STATUSES.has(task.status);
 }
@@ -91,10 +97,14 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
   const submitUnderClaim = createSubmissionClaims({ store, pubsub, logger, now, ttlMs: deps.claimTtlMs, maxWaitMs: deps.maxWaitMs });
   let sweeper: ReturnType<typeof setInterval> | undefined;
 
-  const publish = (task: TaskRecord) => pubsub.publish('task:updated', task.id, task);
+  const publish = (task: TaskRecord) =>
+    tracePublish('task:updated', { 'frames.task.id': task.id, 'frames.task.status': task.status }, () =>
+      pubsub.publish('task:updated', task.id, task),
+    );
 
   const finish = async (id: string, outcome: TaskOutcome) => {
     const result = await store.complete(id, outcome);
+    linkActiveSpanTo(result.task?.traceparent);
     if (result.changed && result.task) publish(result.task);
     return result;
   };
@@ -145,6 +155,8 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
         completedAt: null,
         deadlineAt: submittedAt + deps.timeoutSeconds * 1000,
         idempotencyKey,
+        // The submitting span (the mutation's), for the webhook span to link to: the callback comes in another trace.
+        ...traceContextField(),
       },
       submittedAt,
     );

@@ -4,6 +4,7 @@
  * so vitest's fake timers drive both.
  */
 import { AsyncResource } from 'node:async_hooks';
+import { markQueued } from '../observability/spans.js';
 import { UpstreamError, disposedError } from './errors.js';
 
 export interface ScheduleOptions {
@@ -103,7 +104,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     }
     // Started by whichever caller's timer fires: bound here so the task runs in ITS caller's async context (request
     // id on log lines, the active trace span), not in the context of the call that happened to arm the timer.
-    const run = AsyncResource.bind(task);
+    // markQueued: the CLIENT span of the call records its wait for the slot (frames.upstream.queue_wait_ms).
+    const run = AsyncResource.bind(markQueued(task));
     return new Promise<T>((resolve, reject) => {
       const onAbort = (): void => {
         const index = queue.indexOf(entry);
