@@ -59,6 +59,9 @@ const EnvSchema = z.object({
 
 export type LogLevel = z.infer<typeof EnvSchema>['LOG_LEVEL'];
 
+/** Every variable `loadConfig` reads; deployment files (compose.yaml) are checked against it. */
+export const CONFIG_ENV_NAMES: readonly string[] = Object.freeze(Object.keys(EnvSchema.shape));
+
 export interface Config {
   port: number;
   host: string;

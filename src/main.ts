@@ -70,7 +70,7 @@ async function main() {
         : 'MEDIA_SIGNING_SECRET is not set: media URLs are signed with a random key and stop working after a restart',
     );
   }
-  const gateway = createGateway(config, { logger });
+  const gateway = createGateway(config, { logger, engineUrl: engine?.url });
   await gateway.start();
   const publicUrl = config.publicUrl ?? gateway.url.replace('127.0.0.1', 'localhost');
   if (engine) {

@@ -25,6 +25,7 @@ import { createRedisPubSub, watchConnection, whenReady, type RedisPubSub } from 
 import { createUploadLimiter } from './ingest/upload-limiter.js';
 import { createUpstreamClient } from './upstream/client.js';
 import { UpstreamError } from './upstream/errors.js';
+import { checkReachable } from './upstream/reachability.js';
 import { createScheduler, type Scheduler } from './upstream/rate-limit.js';
 import { createRedisPacer, wrapSchedulerWithPacer } from './upstream/redis-pacer.js';
 
@@ -35,6 +36,11 @@ export interface GatewayDeps {
   store?: TaskStore;
   pubsub?: PubSub;
   now?: () => number;
+  /**
+   * The embedded engine's URL (embedded mode only): `/readyz` then checks it answers. A remote upstream is not
+   * checked: its outage would take every instance out of rotation at once, and nothing local could fix it.
+   */
+  engineUrl?: string;
 }
 
 export type GatewayServices = Services & { scheduler: Scheduler; store: TaskStore };
@@ -182,6 +188,7 @@ export function createServices(config: Config, deps: GatewayDeps = {}): ServiceR
       const checks: Record<string, string> = {};
       if (redis) checks.redis = await checkRedis(redis, 1_000);
       if (redisPubSub) checks.redisPubSub = redisPubSub.health();
+      if (deps.engineUrl) checks.engine = await checkReachable(deps.engineUrl, { fetch: fetchImpl, timeoutMs: 1_000 });
       return { ok: Object.values(checks).every((check) => check === 'ok'), checks };
     },
     async dispose() {

@@ -79,13 +79,23 @@ export interface MainProcess {
 
 const started: MainProcess[] = [];
 
-/** Spawns `node --import tsx src/main.ts` in its own process group, with only `env` (plus PATH and the like). */
-export function startMain(env: Record<string, string>): MainProcess {
+/** What `startMain` runs: node's arguments and the working directory. */
+export interface MainEntry {
+  args: string[];
+  cwd: string;
+}
+const NPM_START: MainEntry = { args: ['--import', 'tsx', 'src/main.ts'], cwd: ROOT };
+
+/**
+ * Spawns `node --import tsx src/main.ts` in its own process group, with only `env` (plus PATH and the like).
+ * `entry` runs something else the same way, e.g. the production build: `{ args: ['dist/main.js'], cwd }`.
+ */
+export function startMain(env: Record<string, string>, entry: MainEntry = NPM_START): MainProcess {
   const passthrough = Object.fromEntries(
     ['PATH', 'HOME', 'TMPDIR', 'FFMPEG_PATH', 'FFPROBE_PATH'].flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])),
   );
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
+  const child = spawn(process.execPath, entry.args, {
+    cwd: entry.cwd,
     env: { ...passthrough, ...env },
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
