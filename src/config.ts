@@ -53,6 +53,7 @@ const EnvSchema = z.object({
   IMPORT_ALLOW_PRIVATE_NETWORKS: z.enum(['true', 'false', '1', '0']).default('false'),
   REDIS_URL: optionalString.pipe(z.url().optional()),
   REDIS_PREFIX: z.string().regex(/^[\w:.-]{1,64}$/, 'must be 1-64 characters of [A-Za-z0-9_:.-]').default('frames:'),
+  REDIS_COMMAND_TIMEOUT_MS: int(2_000, 50),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   LOG_PRETTY: z.enum(['true', 'false', '1', '0']).default('false'),
 });
@@ -110,6 +111,11 @@ export interface Config {
   redisUrl: string | undefined;
   /** Prefix of every Redis key and channel (lets environments share one Redis). */
   redisPrefix: string;
+  /**
+   * How long a registry command waits for Redis' reply before it fails as "registry unavailable". A silent partition
+   * (no TCP reset) would otherwise hang every command until the kernel gives up on the socket, minutes later.
+   */
+  redisCommandTimeoutMs: number;
   logLevel: LogLevel;
   /** Human-readable log lines (pino-pretty, a dev dependency) instead of JSON. */
   logPretty: boolean;
@@ -187,6 +193,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }),
     redisUrl: e.REDIS_URL,
     redisPrefix: e.REDIS_PREFIX,
+    redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
     logPretty: e.LOG_PRETTY === 'true' || e.LOG_PRETTY === '1',
   });

@@ -4,16 +4,14 @@
  * in front of them; `dispose()` releases everything created here.
  */
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import type { Services } from './context.js';
 import { handleCallbackBody } from './jobs/callbacks.js';
 import { createRedisTaskStore } from './jobs/redis-store.js';
-import { checkRedis, guardRegistry } from './jobs/registry-guard.js';
+import { checkRedis, createRegistryConnection, guardRegistry } from './jobs/registry-guard.js';
 import { createMemoryTaskStore, type TaskStore } from './jobs/store.js';
 import { createTaskService, type TaskService } from './jobs/tasks.js';
-import { createWebhookSpool, type WebhookSpool } from './jobs/webhook-spool.js';
+import { createTaskSpool, type WebhookSpool } from './jobs/webhook-spool.js';
 import { createMetadataCache, type MetadataCache } from './loaders/metadata-cache.js';
 import { createLogger, type Logger } from './logger.js';
 import { createDiskCache } from './media/disk-cache.js';
@@ -22,6 +20,7 @@ import { createMediaService } from './media/media-service.js';
 import { createMediaSigner, type MediaSigner } from './media/signing.js';
 import { createPubSub, type PubSub } from './pubsub/index.js';
 import { createRedisPubSub, watchConnection, whenReady, type RedisPubSub } from './pubsub/redis.js';
+import { closeRedis } from './redis/close.js';
 import { createUploadLimiter } from './ingest/upload-limiter.js';
 import { createUpstreamClient } from './upstream/client.js';
 import { UpstreamError } from './upstream/errors.js';
@@ -68,11 +67,10 @@ export function createServices(config: Config, deps: GatewayDeps = {}): ServiceR
   const now = deps.now ?? Date.now;
 
   // With REDIS_URL, instances share tasks, events and the account's request pacing.
-  // Registry commands fail at once while Redis is away (no offline queue, no waiting through reconnects): operations
-  // answer SERVICE_UNAVAILABLE and webhooks go to the spool instead of hanging.
-  const redis = config.redisUrl
-    ? new Redis(config.redisUrl, { connectionName: 'frames-gateway', enableOfflineQueue: false, maxRetriesPerRequest: 0 })
-    : undefined;
+  // Registry commands fail at once while Redis is away (no offline queue, no waiting through reconnects), and within
+  // REDIS_COMMAND_TIMEOUT_MS when a silent partition leaves the socket open: operations answer SERVICE_UNAVAILABLE
+  // and webhooks go to the spool instead of hanging.
+  const redis = config.redisUrl ? createRegistryConnection(config.redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs }) : undefined;
   if (redis) watchConnection(redis, 'registry', logger);
   const localScheduler = createScheduler({
     rps: config.upstream.rps,
@@ -110,6 +108,18 @@ export function createServices(config: Config, deps: GatewayDeps = {}): ServiceR
   const redisPubSub: RedisPubSub | undefined =
     !deps.pubsub && config.redisUrl ? createRedisPubSub({ url: config.redisUrl, logger, channelPrefix: config.redisPrefix }) : undefined;
   const pubsub = deps.pubsub ?? redisPubSub ?? createPubSub();
+  // What the registry cannot take while Redis is away waits on local disk: billed tasks whose registration failed,
+  // then valid webhooks (replayed in that order, so a callback finds its task); start-up and reconnects replay them.
+  const spool = redis
+    ? createTaskSpool({
+        dataDir: config.dataDir,
+        logger,
+        now,
+        register: (task) => tasks.register(task),
+        applyCallback: async (body, receivedAt) =>
+          (await handleCallbackBody(body, { tasks, logger }, { receivedAt, replayed: true })).status === 200 ? 'done' : 'invalid',
+      })
+    : undefined;
   const tasks: TaskService = createTaskService({
     store,
     pubsub,
@@ -132,17 +142,14 @@ export function createServices(config: Config, deps: GatewayDeps = {}): ServiceR
     parkTtlSeconds: config.webhook.pendingCallbackTtlSeconds,
     claimTtlMs: config.tasks.claimTtlMs,
     maxWaitMs: config.upstream.maxWaitMs,
+    ...(spool ? { spoolRegistration: (task) => spool.appendRegistration(task) } : {}),
   });
-  // Valid webhooks that arrive while Redis is away wait on local disk; start-up and every reconnect replay them.
-  const spool = redis
-    ? createWebhookSpool({
-        dir: join(config.dataDir, 'webhook-spool'),
-        logger,
-        apply: async (body) => ((await handleCallbackBody(body, { tasks, logger })).status === 200 ? 'done' : 'invalid'),
-      })
-    : undefined;
-  const replaySpool = () => spool?.replay().catch((error: unknown) => logger.error('webhook spool replay failed', { error }));
-  redis?.on('ready', replaySpool);
+  const replaySpool = () => spool?.replay().catch((error: unknown) => logger.error('spool replay failed', { error }));
+  redis?.on('ready', () => {
+    void replaySpool();
+    // Subscriptions woken by the pub/sub's own reconnect may have found the registry still away: wake them again.
+    pubsub.resync();
+  });
 
   let publicUrl = config.publicUrl ?? `http://localhost:${config.port}`;
   const newSigner = () => createMediaSigner({ secret: config.media.signingSecret, ttlSeconds: config.media.urlTtlSeconds, publicUrl, now });
@@ -201,7 +208,7 @@ export function createServices(config: Config, deps: GatewayDeps = {}): ServiceR
       services.uploads.dispose();
       scheduler.dispose();
       await store.dispose();
-      await redis?.quit().catch(() => redis.disconnect());
+      if (redis) await closeRedis(redis);
     },
   };
 }

@@ -4,7 +4,7 @@
  */
 import type { Logger } from '../logger.js';
 import { parseExtractFramesCallback, parseJsonPreservingBigIds, type ExtractFramesCallback } from '../upstream/types.js';
-import type { TaskService } from './tasks.js';
+import type { ApplyCallbackOptions, TaskService } from './tasks.js';
 
 /** What applying a valid callback did (see {@link TaskService.applyCallback}). */
 export type CallbackResult = 'applied' | 'duplicate' | 'parked';
@@ -53,9 +53,12 @@ export function parseCallbackBody(text: string): ParsedCallbackBody {
   return { ok: false, error: parsed.error, taskId };
 }
 
-/** Applies a parsed callback to the registry; rejects (changing nothing) when the registry is unreachable. */
-export async function applyCallback(callback: ExtractFramesCallback, deps: CallbackDeps): Promise<CallbackResult> {
-  const result = await deps.tasks.applyCallback(callback);
+/**
+ * Applies a parsed callback to the registry; rejects when the registry is unreachable (the callback is then
+ * spooled; its replay is idempotent). `options` say when it arrived and whether it is a replay.
+ */
+export async function applyCallback(callback: ExtractFramesCallback, deps: CallbackDeps, options?: ApplyCallbackOptions): Promise<CallbackResult> {
+  const result = await deps.tasks.applyCallback(callback, options);
   deps.logger.info('webhook callback', {
     taskId: callback.taskId,
     result,
@@ -65,10 +68,13 @@ export async function applyCallback(callback: ExtractFramesCallback, deps: Callb
   return result;
 }
 
-/** Parses and applies a webhook body (the spool replays bodies through here). Malformed bodies change nothing. */
-export async function handleCallbackBody(text: string, deps: CallbackDeps): Promise<CallbackOutcome> {
+/**
+ * Parses and applies a webhook body (the spool replays bodies through here, with the time they were spooled).
+ * Malformed bodies change nothing.
+ */
+export async function handleCallbackBody(text: string, deps: CallbackDeps, options?: ApplyCallbackOptions): Promise<CallbackOutcome> {
   const parsed = parseCallbackBody(text);
   if (!parsed.ok) return { status: 400, error: parsed.error, taskId: parsed.taskId };
-  const result = await applyCallback(parsed.callback, deps);
+  const result = await applyCallback(parsed.callback, deps, options);
   return { status: 200, result, taskId: parsed.callback.taskId };
 }

@@ -51,27 +51,42 @@ async function readOrEnd(recheck: FollowTaskOptions['recheck'], taskId: string):
   }
 }
 
-/** Waits for the next event or `ms`, whichever comes first; `cancel()` ends a wait at once. */
+type Wake = 'tick' | 'resync';
+
+/**
+ * Waits for the next event, `ms`, or a resync of the pub/sub (events may have been missed), whichever comes first;
+ * `cancel()` ends a wait at once. A resync while nobody waits is kept for the next wait.
+ */
 function createChangeWaiter(updates: Subscription<TaskRecord>) {
   // The pending next() survives a tick: the event it resolves with later must not be lost.
   let pendingEvent: Promise<IteratorResult<TaskRecord, undefined>> | null = null;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  let wake: (() => void) | undefined;
+  let wake: ((why: Wake) => void) | undefined;
+  let resyncMissed = false;
+  updates.onResync(() => {
+    if (wake) wake('resync');
+    else resyncMissed = true;
+  });
   return {
-    async wait(ms: number): Promise<IteratorResult<TaskRecord, undefined> | 'tick'> {
+    async wait(ms: number): Promise<IteratorResult<TaskRecord, undefined> | Wake> {
+      if (resyncMissed) {
+        resyncMissed = false;
+        return 'resync';
+      }
       pendingEvent ??= updates.next();
-      const tick = new Promise<'tick'>((resolve) => {
-        wake = () => resolve('tick');
-        timer = setTimeout(wake, ms);
+      const woken = new Promise<Wake>((resolve) => {
+        wake = resolve;
+        timer = setTimeout(() => resolve('tick'), ms);
       });
-      const winner = await Promise.race([pendingEvent, tick]);
+      const winner = await Promise.race([pendingEvent, woken]);
       clearTimeout(timer);
-      if (winner !== 'tick') pendingEvent = null;
+      wake = undefined;
+      if (winner !== 'tick' && winner !== 'resync') pendingEvent = null;
       return winner;
     },
     cancel() {
       clearTimeout(timer);
-      wake?.();
+      wake?.('tick');
     },
   };
 }
@@ -79,7 +94,7 @@ function createChangeWaiter(updates: Subscription<TaskRecord>) {
 /**
  * Yields `current`, then each newer state (same-state repeats dropped), until a final state: SUCCEEDED, FAILED, or
  * TIMED_OUT once its late-result grace has passed. Events are hints: the registry is re-read every `recheckMs` too,
- * so an event lost in a Redis reconnect only delays the update. A re-read that finds nothing or fails yields a
+ * and at once when the pub/sub resyncs after a reconnect, so an event lost in a Redis outage only delays the update. A re-read that finds nothing or fails yields a
  * {@link TaskStreamEnd} and ends the stream, so no subscriber waits forever on a task that is gone.
  * A hand-written iterator, not an async generator: a generator's `return()` waits for the pending `await` to
  * settle, so a client leaving before the first change would keep its listener until the next event.
@@ -106,11 +121,15 @@ export function followTask(
     }
     return { value: undefined, done: true };
   };
-  const nextChange = async (task: TaskRecord): Promise<TaskStreamEvent | 'done'> => {
+  const nextChange = async (task: TaskRecord): Promise<TaskStreamEvent | 'done' | 'unchanged'> => {
     const winner = await waiter.wait(waitMs(task));
     if (finished) return 'done';
-    if (winner !== 'tick') return winner.done ? 'done' : winner.value;
-    return readOrEnd(recheck, current.id);
+    if (winner === 'tick') return readOrEnd(recheck, current.id);
+    if (winner !== 'resync') return winner.done ? 'done' : winner.value;
+    const read = await readOrEnd(recheck, current.id);
+    // A resync is a hint: a registry that is not back yet (its connection lags the pub/sub's) ends nothing; its own
+    // reconnect resyncs again, and the periodic re-read still decides.
+    return isTaskStreamEnd(read) && read.ended === 'REGISTRY_UNAVAILABLE' ? 'unchanged' : read;
   };
   const iterator: AsyncIterableIterator<TaskStreamEvent> = {
     async next() {
@@ -122,6 +141,7 @@ export function followTask(
       while (!isFinal(last)) {
         const change = await nextChange(last);
         if (change === 'done' || finished) return finish();
+        if (change === 'unchanged') continue;
         if (isTaskStreamEnd(change)) {
           await finish();
           return { value: change, done: false };

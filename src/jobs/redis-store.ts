@@ -19,8 +19,9 @@
  * Redis Cluster. The scripts live in `redis-scripts.ts`.
  */
 import type { Redis } from 'ioredis';
+import { closeRedis } from '../redis/close.js';
 import { BIND_KEY, COMPLETE, INSERT, OVERDUE, PARK, RELEASE_CLAIM, RENEW_CLAIM, runScript } from './redis-scripts.js';
-import { applyOutcome, type ParkedCallback, type TaskOutcome, type TaskRecord, type TaskStore, type TransitionResult } from './store.js';
+import { applyOutcome, taskFields, type ParkedCallback, type TaskOutcome, type TaskRecord, type TaskStore, type TransitionResult } from './store.js';
 
 export interface RedisTaskStoreOptions {
   /** An ioredis connection (not in subscriber mode). */
@@ -177,11 +178,8 @@ export function createRedisTaskStore(options: RedisTaskStoreOptions): TaskStore 
   };
 }
 
-/** Only the declared fields: whatever else rides on the objects never reaches Redis. */
 function encodeTask(task: TaskRecord): string {
-  const { id, assetId, status, collectionId, frameIds, error, submittedAt, completedAt, deadlineAt, idempotencyKey, traceparent } = task;
-  const fields = { id, assetId, status, collectionId, frameIds, error, submittedAt, completedAt, deadlineAt, idempotencyKey };
-  return JSON.stringify(traceparent ? { ...fields, traceparent } : fields);
+  return JSON.stringify(taskFields(task));
 }
 
 function encodeOutcome(outcome: TaskOutcome): string {
@@ -197,14 +195,4 @@ function pxTtl(ms: number): number {
 function decode(task: string, outcome: string): TaskRecord {
   const base = JSON.parse(task) as TaskRecord;
   return outcome ? applyOutcome(base, JSON.parse(outcome) as TaskOutcome) : base;
-}
-
-/** QUIT (waits for pending replies); a connection that is down or already closed is just dropped. */
-export async function closeRedis(redis: Redis): Promise<void> {
-  if (redis.status === 'end') return;
-  try {
-    await redis.quit();
-  } catch {
-    redis.disconnect();
-  }
 }

@@ -3,20 +3,43 @@
  * {@link TaskStore} call that failed because Redis could not be reached, so the schema can answer
  * SERVICE_UNAVAILABLE and the webhook route can spool the callback instead of refusing it.
  *
- * The registry connection is opened with `enableOfflineQueue: false` and `maxRetriesPerRequest: 0` (see
- * `services.ts`): a command fails at once while Redis is away instead of waiting in ioredis' queue through 20
- * reconnects. This module only tells those failures apart from Redis answering with an error (a bug, not an
- * outage).
+ * The registry connection ({@link createRegistryConnection}) is opened with `enableOfflineQueue: false` and
+ * `maxRetriesPerRequest: 0`: a command fails at once while Redis is away instead of waiting in ioredis' queue
+ * through 20 reconnects; and with a `commandTimeout`, so a command also fails when Redis stops answering on a
+ * socket that stays open (a silent partition, a frozen server), where no error would ever come. This module tells
+ * those failures apart from Redis answering with an error (a bug, not an outage).
  */
-import { ReplyError, type Redis } from 'ioredis';
+import { Redis, ReplyError, type RedisOptions } from 'ioredis';
 import type { TaskStore } from './store.js';
 
-/** A registry operation failed because Redis is unreachable; nothing was changed by this instance. */
+/**
+ * A registry operation failed because Redis is unreachable. Usually nothing changed; but a command that timed out
+ * may still run once Redis answers again, so whatever follows (the spool's replays) must be idempotent.
+ */
 export class RegistryUnavailableError extends Error {
   override readonly name = 'RegistryUnavailableError';
   constructor(cause: unknown) {
     super('The task registry (Redis) is unreachable', { cause });
   }
+}
+
+/** How the registry connection is opened. */
+export interface RegistryConnectionOptions {
+  /** How long a command waits for its reply before it fails (then as {@link RegistryUnavailableError}). */
+  commandTimeoutMs: number;
+  /** Overrides for ioredis (tests swap the connector). */
+  redisOptions?: RedisOptions;
+}
+
+/** Opens the connection the registry (and the shared pacer) run on; see the module comment for its failure modes. */
+export function createRegistryConnection(url: string, options: RegistryConnectionOptions): Redis {
+  return new Redis(url, {
+    connectionName: 'frames-gateway',
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: options.commandTimeoutMs,
+    ...options.redisOptions,
+  });
 }
 
 /** The messages ioredis rejects commands with when the connection, not Redis, failed. */

@@ -97,6 +97,13 @@ export function canTransition(from: TaskStatus, to: TaskOutcome['status']): bool
   return from === 'TIMED_OUT' && to !== 'TIMED_OUT';
 }
 
+/** A copy with only the declared fields: whatever else rides on the object never reaches Redis or a spool file. */
+export function taskFields(task: TaskRecord): TaskRecord {
+  const { id, assetId, status, collectionId, frameIds, error, submittedAt, completedAt, deadlineAt, idempotencyKey, traceparent } = task;
+  const fields: TaskRecord = { id, assetId, status, collectionId, frameIds, error, submittedAt, completedAt, deadlineAt, idempotencyKey };
+  return traceparent ? { ...fields, traceparent } : fields;
+}
+
 export function applyOutcome(task: TaskRecord, outcome: TaskOutcome): TaskRecord {
   return {
     ...task,

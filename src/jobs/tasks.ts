@@ -8,6 +8,7 @@ import type { Logger } from '../logger.js';
 import type { PubSub } from '../pubsub/index.js';
 import { activeTraceparent, linkActiveSpanTo, tracePublish } from '../observability/spans.js';
 import { createSubmissionClaims } from './claim.js';
+import { createRegistrar } from './registration.js';
 import { TERMINAL_STATUSES, type TaskOutcome, type TaskRecord, type TaskStore } from './store.js';
 
 const VIDEO_EXTENSIONS = new Set(['mp4', 'mov', 'avi', 'webm', 'mkv', 'flv', 'wmv', 'mpeg', 'mpg', 'm4v', '3gp', 'ts']);
@@ -65,6 +66,22 @@ export interface TaskServiceDeps {
   claimTtlMs: number;
   /** How long a submit waits for another instance's claim on the asset before failing with RATE_LIMITED. */
   maxWaitMs: number;
+  /**
+   * Durably keeps a billed task the registry could not take (Redis went away after the extract reply); its replay
+   * calls {@link TaskService.register}. Without one, that failure reaches the caller.
+   */
+  spoolRegistration?: (task: TaskRecord) => Promise<void>;
+}
+
+/** How a callback is applied. */
+export interface ApplyCallbackOptions {
+  /** When the webhook arrived (epoch ms; default now): a spooled callback replayed later completes at its arrival. */
+  receivedAt?: number;
+  /**
+   * A spool replay: a duplicate is announced too. Its first attempt may have been applied by a command that timed
+   * out here and ran once Redis answered again, and nobody published that (a repeated event costs subscribers nothing).
+   */
+  replayed?: boolean;
 }
 
 export interface TaskService {
@@ -72,8 +89,13 @@ export interface TaskService {
   /** Registry read; a PENDING task past its deadline is timed out on the spot. */
   get(id: string): Promise<TaskRecord | null>;
   listByAsset(assetId: string): Promise<TaskRecord[]>;
+  /**
+   * Registers a task whose extract call was made (a spooled registration being replayed); idempotent: an id already
+   * registered keeps its stored state. Resolves with the registered record (terminal when a parked callback waited).
+   */
+  register(task: TaskRecord): Promise<TaskRecord>;
   /** Applies a webhook callback: 'applied', 'duplicate' (no event), or 'parked' (unknown id, kept for a while). */
-  applyCallback(callback: ExtractFramesCallback): Promise<'applied' | 'duplicate' | 'parked'>;
+  applyCallback(callback: ExtractFramesCallback, options?: ApplyCallbackOptions): Promise<'applied' | 'duplicate' | 'parked'>;
   /** Times out every overdue PENDING task; returns how many. */
   sweep(): Promise<number>;
   /** Runs `sweep` every `intervalMs` until `stop()`. */
@@ -101,6 +123,8 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
     tracePublish('task:updated', { 'frames.task.id': task.id, 'frames.task.status': task.status }, () =>
       pubsub.publish('task:updated', task.id, task),
     );
+
+  const registrar = createRegistrar({ store, logger, now, publish, spoolRegistration: deps.spoolRegistration });
 
   const finish = async (id: string, outcome: TaskOutcome) => {
     const result = await store.complete(id, outcome);
@@ -143,27 +167,21 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
     }
     const { taskId } = await client.extractFrames(assetId);
     const submittedAt = now();
-    const { task, appliedParked } = await store.insert(
-      {
-        id: taskId,
-        assetId,
-        status: 'PENDING',
-        collectionId: null,
-        frameIds: [],
-        error: null,
-        submittedAt,
-        completedAt: null,
-        deadlineAt: submittedAt + deps.timeoutSeconds * 1000,
-        idempotencyKey,
-        // The submitting span (the mutation's), for the webhook span to link to: the callback comes in another trace.
-        ...traceContextField(),
-      },
+    const record: TaskRecord = {
+      id: taskId,
+      assetId,
+      status: 'PENDING',
+      collectionId: null,
+      frameIds: [],
+      error: null,
       submittedAt,
-    );
-    if (appliedParked) {
-      logger.info('applied a callback that arrived before the extract reply', { taskId });
-      publish(task);
-    }
+      completedAt: null,
+      deadlineAt: submittedAt + deps.timeoutSeconds * 1000,
+      idempotencyKey,
+      // The submitting span (the mutation's), for the webhook span to link to: the callback comes in another trace.
+      ...traceContextField(),
+    };
+    const task = await registrar.registerOrSpool(record);
     logger.info('extract submitted', { taskId, assetId });
     return { task, reused: false };
   };
@@ -186,7 +204,8 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
   const submitForAsset = async (assetId: string, key: string | null, force: boolean): Promise<SubmitResult> => {
     // A key keeps answering the task it first got, whatever else happened since (force included).
     const bindKey = async (result: SubmitResult): Promise<SubmitResult> => {
-      if (!key) return result;
+      // A spooled registration binds its own key when it is replayed (the registry is away right now).
+      if (!key || (registrar.isSpooled(result.task) && result.task.idempotencyKey === key)) return result;
       const bound = await store.bindIdempotencyKey(key, result.task.id);
       return bound && bound.id !== result.task.id ? answerKey(key, assetId, bound) : result;
     };
@@ -237,19 +256,25 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
 
     listByAsset: (assetId) => store.listByAsset(assetId),
 
-    async applyCallback(cb) {
+    register: registrar.register,
+
+    async applyCallback(cb, options = {}) {
+      const completedAt = options.receivedAt ?? now();
       const outcome: TaskOutcome = cb.succeeded
-        ? { status: 'SUCCEEDED', collectionId: cb.collectionId, frameIds: cb.frameIds, error: null, completedAt: now() }
+        ? { status: 'SUCCEEDED', collectionId: cb.collectionId, frameIds: cb.frameIds, error: null, completedAt }
         : {
             status: 'FAILED',
             collectionId: null,
             frameIds: [],
             error: cb.message ?? 'The upstream reported a failure without a message',
-            completedAt: now(),
+            completedAt,
           };
       const result = await finish(cb.taskId, outcome);
       if (result.changed) return 'applied';
-      if (result.task) return 'duplicate';
+      if (result.task) {
+        if (options.replayed && isTerminal(result.task)) publish(result.task);
+        return 'duplicate';
+      }
       // Unknown id: another endpoint's task on the shared account webhook, or ours whose extract reply is still
       // in flight. Keep it; `insert` applies it if the id gets registered in time.
       const parked = await store.park({ taskId: cb.taskId, outcome, expiresAt: now() + deps.parkTtlSeconds * 1000 });

@@ -1,52 +1,24 @@
 /**
- * The webhook spool: callbacks the registry could not take (Redis unreachable) wait here, on local disk, until it
- * can. The upstream documents no redelivery, so a refused callback is a paid result lost; the route answers 2xx
- * only once the body is on disk.
- *
- * One file per callback, `<receivedAt>-<seq>-<random>.json` holding the body exactly as received: written under a
- * temporary name, fsync'd, renamed, and the directory fsync'd, so after a crash an entry is either complete or
- * absent, and removing an applied entry is one unlink. Hand-written (about 20 lines of fs calls): the maintained
- * packages for this either write single files atomically (no ordered replay or remove-after-apply) or are work
- * queues in memory or in a database, which would put back the dependency that just failed.
+ * This instance's spool of registry writes that could not wait for Redis, on the durable {@link createSpool}
+ * under `DATA_DIR`, in two lanes replayed in this order:
+ * - `registration-spool/`: tasks whose billed extract call succeeded but whose registration failed (Redis went
+ *   away in between); the caller was answered with the PENDING task, so the id must reach the registry;
+ * - `webhook-spool/`: valid callbacks that arrived while the registry was unreachable (the upstream documents no
+ *   redelivery: the route answers 2xx only once the body is on disk).
+ * Registrations first, so a replayed callback finds its task instead of being parked as unknown.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../logger.js';
-import { RegistryUnavailableError } from './registry-guard.js';
+import { createSpool, type ReplayResult, type SpoolApplyResult } from './spool.js';
+import { taskFields, type TaskRecord } from './store.js';
 
-/** What applying one spooled body did: `done` removes the entry; `invalid` moves it aside (never retried). */
-export type SpoolApplyResult = 'done' | 'invalid';
+export type { ReplayResult, SpoolApplyResult } from './spool.js';
 
-export interface WebhookSpoolOptions {
-  /** The spool directory (created on the first append). */
-  dir: string;
-  /**
-   * Applies one body to the registry. A rejection keeps the entry for the next replay; a
-   * {@link RegistryUnavailableError} also ends the pass (the rest would fail the same way).
-   */
-  apply: (body: string) => Promise<SpoolApplyResult>;
-  logger: Logger;
-  now?: () => number;
-}
-
-/** Outcome of one {@link WebhookSpool.replay}. */
-export interface ReplayResult {
-  applied: number;
-  /** Entries still on disk (not yet applicable). */
-  remaining: number;
-}
-
+/** The webhook route's view of the spool. */
 export interface WebhookSpool {
-  /**
-   * Durably stores one validated callback body; resolves once it is fsync'd (then, and only then, answer 2xx).
-   * A replay is attempted right after.
-   */
+  /** Durably stores one validated callback body; resolves once it is fsync'd (then, and only then, answer 2xx). */
   append(body: string): Promise<void>;
-  /**
-   * Applies every spooled entry, oldest first, removing each only after `apply` resolved; stops at the first
-   * {@link RegistryUnavailableError}. A call made while a pass runs resolves after a pass that started after it.
-   */
+  /** Applies every spooled entry (registrations, then callbacks), oldest first; stops at the first outage. */
   replay(): Promise<ReplayResult>;
   /** Waits for pending appends, then replays once (what cannot be applied stays on disk for the next start). */
   flush(): Promise<ReplayResult>;
@@ -54,137 +26,77 @@ export interface WebhookSpool {
   close(): Promise<ReplayResult>;
 }
 
-const ENTRY = /^\d{13}-\d{6}-[0-9a-f]{8}\.json$/;
+/** The whole spool: webhooks, and the registrations of billed tasks. */
+export interface TaskSpool extends WebhookSpool {
+  /** Durably stores a task the registry could not take; resolves once it is fsync'd. */
+  appendRegistration(task: TaskRecord): Promise<void>;
+}
 
-/** Creates the spool over `dir`; nothing touches the disk until the first append or replay. */
-export function createWebhookSpool(options: WebhookSpoolOptions): WebhookSpool {
-  const { dir, logger } = options;
-  const now = options.now ?? Date.now;
-  let seq = 0;
-  let closed = false;
-  const appends = new Set<Promise<void>>();
-  let running: Promise<ReplayResult> | null = null;
-  let again = false;
+export interface TaskSpoolOptions {
+  /** `DATA_DIR`: the lanes live in `registration-spool/` and `webhook-spool/` below it. */
+  dataDir: string;
+  /** Registers a spooled task (idempotent: an id already registered keeps its stored state). */
+  register: (task: TaskRecord) => Promise<unknown>;
+  /** Applies a spooled webhook body that arrived at `receivedAt` (epoch ms); 'invalid' when it is no callback. */
+  applyCallback: (body: string, receivedAt: number) => Promise<SpoolApplyResult>;
+  logger: Logger;
+  /** The clock entries are stamped with (the registry's clock: a replayed callback completes at its arrival). */
+  now?: () => number;
+  /** After a replay stopped by an outage, replay again this much later (default 5000; 0 = only on reconnect). */
+  retryMs?: number;
+}
 
-  const write = async (body: string) => {
-    await mkdir(dir, { recursive: true });
-    const name = `${String(now()).padStart(13, '0')}-${String(seq++ % 1_000_000).padStart(6, '0')}-${randomBytes(4).toString('hex')}.json`;
-    const temp = join(dir, `.${name}.tmp`);
-    const file = await open(temp, 'wx');
-    try {
-      await file.writeFile(body, 'utf8');
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await rename(temp, join(dir, name));
-    await syncDir(dir);
-  };
-
-  const pass = async (): Promise<ReplayResult> => {
-    const names = await listEntries(dir);
-    let applied = 0;
-    let remaining = names.length;
-    for (const name of names) {
-      const path = join(dir, name);
-      // null: applied and removed meanwhile by another replayer sharing the directory.
-      const body = await readFile(path, 'utf8').catch((error: unknown) => ignoreMissing(error, null));
-      if (body !== null) {
-        let result: SpoolApplyResult;
-        try {
-          result = await options.apply(body);
-        } catch (error) {
-          if (error instanceof RegistryUnavailableError) return { applied, remaining };
-          logger.error('spooled webhook could not be applied; kept for the next replay', { entry: name, error });
-          continue;
-        }
-        if (result === 'invalid') {
-          logger.error('spooled webhook is not a valid callback; moved aside', { entry: `${name}.rejected` });
-          await rename(path, `${path}.rejected`);
-        } else {
-          await unlink(path).catch((error: unknown) => ignoreMissing(error, undefined));
-          applied++;
-        }
-      }
-      remaining--;
-    }
-    return { applied, remaining };
-  };
-
-  const replay = (): Promise<ReplayResult> => {
-    if (running) {
-      again = true;
-      return running;
-    }
-    running = (async () => {
-      let applied = 0;
-      let result;
-      do {
-        again = false;
-        result = await pass();
-        applied += result.applied;
-        // Only for calls that came in during the pass (each wants a pass that saw its entry); an outage is not
-        // retried here: the connection's next 'ready' replays again.
-      } while (again);
-      if (applied > 0) logger.info('webhook spool replayed', { applied, remaining: result.remaining });
-      return { applied, remaining: result.remaining };
-    })().finally(() => {
-      running = null;
-    });
-    return running;
-  };
-
-  const flush = async () => {
-    await Promise.allSettled([...appends]);
-    return replay();
-  };
-
-  return {
-    append(body) {
-      if (closed) return Promise.reject(new Error('the webhook spool is closed'));
-      const pending = write(body);
-      appends.add(pending);
-      pending.then(
-        () => {
-          appends.delete(pending);
-          // The registry may have come back while this entry was being written, after the reconnect's replay
-          // listed the directory: try now rather than wait for the next reconnect (fails fast while Redis is away).
-          if (!closed) replay().catch((error: unknown) => logger.error('webhook spool replay failed', { error }));
+/** Creates the spool; nothing touches the disk until the first append or replay. */
+export function createTaskSpool(options: TaskSpoolOptions): TaskSpool {
+  const spool = createSpool({
+    lanes: [
+      {
+        kind: 'registration',
+        dir: join(options.dataDir, 'registration-spool'),
+        apply: async ({ body }) => {
+          const task = parseSpooledTask(body);
+          if (!task) return 'invalid';
+          await options.register(task);
+          return 'done';
         },
-        () => appends.delete(pending),
-      );
-      return pending;
-    },
-    replay,
-    flush,
-    async close() {
-      const result = await flush();
-      closed = true;
-      return result;
-    },
+      },
+      {
+        kind: 'webhook',
+        dir: join(options.dataDir, 'webhook-spool'),
+        apply: ({ body, appendedAt }) => options.applyCallback(body, appendedAt),
+      },
+    ],
+    logger: options.logger,
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.retryMs === undefined ? {} : { retryMs: options.retryMs }),
+  });
+  return {
+    append: (body) => spool.append('webhook', body),
+    appendRegistration: (task) => spool.append('registration', JSON.stringify(taskFields(task))),
+    replay: spool.replay,
+    flush: spool.flush,
+    close: spool.close,
   };
 }
 
-async function listEntries(dir: string): Promise<string[]> {
+/** A spooled registration, or null when the entry is not one (a damaged or foreign file: moved aside). */
+function parseSpooledTask(body: string): TaskRecord | null {
+  let value: unknown;
   try {
-    return (await readdir(dir)).filter((name) => ENTRY.test(name)).sort();
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
+    value = JSON.parse(body);
+  } catch {
+    return null;
   }
-}
-
-/** Makes the rename itself durable (fsync on the file covers its bytes, not its directory entry). */
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-function ignoreMissing<T>(error: unknown, value: T): T {
-  if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  return value;
+  if (typeof value !== 'object' || value === null) return null;
+  const t = value as Partial<Record<keyof TaskRecord, unknown>>;
+  const ok =
+    typeof t.id === 'string' &&
+    t.id !== '' &&
+    typeof t.assetId === 'string' &&
+    t.status === 'PENDING' &&
+    Array.isArray(t.frameIds) &&
+    typeof t.submittedAt === 'number' &&
+    typeof t.deadlineAt === 'number' &&
+    (t.idempotencyKey === null || typeof t.idempotencyKey === 'string');
+  return ok ? (value as TaskRecord) : null;
 }

@@ -26,6 +26,11 @@ export interface EventTargetLike {
 
 export interface Subscription<T> extends AsyncIterableIterator<T> {
   return(): Promise<IteratorResult<T, undefined>>;
+  /**
+   * Calls `listener` whenever events for this subscription may have been missed (the transport reconnected, see
+   * {@link PubSub.resync}): re-read the source of truth now. Listeners go away with `return()`.
+   */
+  onResync(listener: () => void): void;
 }
 
 export interface PubSub {
@@ -34,6 +39,11 @@ export interface PubSub {
   subscribe<K extends TopicName>(topic: K, id: Topics[K][0]): Subscription<Topics[K][1]>;
   /** Active listeners (tests assert this returns to zero after clients leave). */
   listenerCount(): number;
+  /**
+   * Wakes every active subscription's `onResync` listeners: events published while this instance could not hear
+   * them are gone for good (Redis pub/sub is at-most-once), so subscribers re-read instead of waiting for a recheck.
+   */
+  resync(): void;
   dispose(): Promise<void>;
 }
 
@@ -47,7 +57,8 @@ export interface CreatePubSubOptions {
 export function createPubSub(options: CreatePubSubOptions = {}): PubSub {
   const target: EventTargetLike = options.eventTarget ?? new EventTarget();
   const bufferSize = options.bufferSize ?? 16;
-  const active = new Set<() => void>();
+  /** Each active subscription's stop function, with its resync listeners. */
+  const active = new Map<() => void, Set<() => void>>();
 
   return {
     publish(topic, id, payload) {
@@ -78,8 +89,9 @@ export function createPubSub(options: CreatePubSubOptions = {}): PubSub {
         waiter?.({ value: undefined, done: true });
         waiter = undefined;
       };
+      const resyncListeners = new Set<() => void>();
       target.addEventListener(name, listener);
-      active.add(stop);
+      active.set(stop, resyncListeners);
       const iterator: Subscription<T> = {
         next() {
           const value = buffer.shift();
@@ -93,6 +105,9 @@ export function createPubSub(options: CreatePubSubOptions = {}): PubSub {
           stop();
           return Promise.resolve({ value: undefined, done: true });
         },
+        onResync(resyncListener) {
+          if (!done) resyncListeners.add(resyncListener);
+        },
         [Symbol.asyncIterator]() {
           return iterator;
         },
@@ -100,8 +115,11 @@ export function createPubSub(options: CreatePubSubOptions = {}): PubSub {
       return iterator;
     },
     listenerCount: () => active.size,
+    resync() {
+      for (const listeners of [...active.values()]) for (const listener of [...listeners]) listener();
+    },
     async dispose() {
-      for (const stop of [...active]) stop();
+      for (const stop of [...active.keys()]) stop();
       await options.onDispose?.();
     },
   };

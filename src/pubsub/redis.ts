@@ -10,11 +10,13 @@
  * Across a Redis outage: the subscriber connection re-subscribes its channels on reconnect (ioredis
  * `autoResubscribe`), and SUBSCRIBEs issued meanwhile wait for it however long the outage lasts; publishes issued
  * meanwhile wait in the publisher's offline queue for up to 20 reconnects (ioredis' default), then are dropped and
- * logged. Subscribers learn what they missed from their registry re-reads.
+ * logged. Subscribers learn what they missed from a registry re-read as soon as the subscriber connection is back
+ * (`resync`), not at their next periodic one.
  */
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../logger.js';
+import { closeRedis } from '../redis/close.js';
 import { createPubSub, type EventTargetLike, type PubSub } from './index.js';
 
 export interface RedisPubSubOptions {
@@ -82,9 +84,10 @@ export function createRedisPubSub(options: RedisPubSubOptions): RedisPubSub {
     eventTarget,
     ...(options.bufferSize === undefined ? {} : { bufferSize: options.bufferSize }),
     onDispose: async () => {
-      await Promise.all([close(publisher), close(subscriber)]);
+      await Promise.all([closeRedis(publisher), closeRedis(subscriber)]);
     },
   });
+  resyncAfterReconnect(subscriber, pubsub, logger);
   return {
     ...pubsub,
     ready: () => Promise.all([whenReady(publisher), whenReady(subscriber)]).then(() => undefined),
@@ -95,6 +98,26 @@ export function createRedisPubSub(options: RedisPubSubOptions): RedisPubSub {
       return down.length === 0 ? 'ok' : `unavailable (${down.join(', ')})`;
     },
   };
+}
+
+/**
+ * Once the subscriber connection is back after a loss, wakes every subscription to re-read the registry: what was
+ * published during the gap never arrives. ioredis emits 'ready' a tick after it re-sent SUBSCRIBE for the old
+ * channels, so a PING sent now is answered after them: a re-read after its reply cannot miss an event published
+ * between the re-read and the re-subscription.
+ */
+function resyncAfterReconnect(subscriber: Redis, pubsub: PubSub, logger: Logger | undefined): void {
+  let everReady = subscriber.status === 'ready';
+  subscriber.on('ready', () => {
+    if (!everReady) {
+      everReady = true;
+      return;
+    }
+    subscriber.ping().then(
+      () => pubsub.resync(),
+      (error: unknown) => logger?.debug('pubsub resync ping failed (the next reconnect resyncs)', { error }),
+    );
+  });
 }
 
 /**
@@ -147,18 +170,4 @@ export function whenReady(client: Redis): Promise<void> {
     client.once('error', onError);
     client.once('end', onEnd);
   });
-}
-
-async function close(client: Redis): Promise<void> {
-  if (client.status === 'end') return;
-  // QUIT on a connection that is down would wait in the offline queue behind the publishes it holds.
-  if (client.status !== 'ready') {
-    client.disconnect();
-    return;
-  }
-  try {
-    await client.quit();
-  } catch {
-    client.disconnect();
-  }
 }

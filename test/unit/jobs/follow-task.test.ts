@@ -188,3 +188,54 @@ describe('followTask when the registry read goes wrong', () => {
     expect(pubsub.listenerCount()).toBe(0);
   });
 });
+
+describe('followTask when the pub/sub resyncs after a reconnect', () => {
+  it('re-reads the registry at once and yields the result whose event was missed', async () => {
+    const stream = follow(pendingTask(ID));
+    await stream.next();
+    const next = watch(stream.next());
+    registry = async () => succeeded(T0); // applied while this instance could not hear the event
+    await vi.advanceTimersByTimeAsync(0);
+    expect(next.result).toBeUndefined();
+    pubsub.resync();
+    await vi.advanceTimersByTimeAsync(0); // no clock time passes: not the periodic re-read
+    expect(next.result?.value).toMatchObject({ status: 'SUCCEEDED' });
+    expect(rechecks).toBe(1);
+    expect(await stream.next()).toEqual({ value: undefined, done: true });
+  });
+
+  it('keeps a resync that comes while the consumer is busy for its next wait', async () => {
+    const stream = follow(pendingTask(ID));
+    await stream.next();
+    pubsub.resync(); // between two next() calls: nobody is waiting yet
+    registry = async () => succeeded(T0);
+    const next = watch(stream.next());
+    await vi.advanceTimersByTimeAsync(0);
+    expect(next.result?.value).toMatchObject({ status: 'SUCCEEDED' });
+  });
+
+  it('stays open when the resync re-read fails (the registry lags the pub/sub) and keeps re-reading', async () => {
+    const stream = follow(pendingTask(ID));
+    await stream.next();
+    registry = async () => Promise.reject(new Error('Redis unreachable'));
+    const next = watch(stream.next());
+    pubsub.resync();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(rechecks).toBe(1);
+    expect(next.result).toBeUndefined();
+    expect(pubsub.listenerCount()).toBe(1);
+    registry = async () => succeeded(T0);
+    pubsub.resync(); // the registry connection's own reconnect
+    await vi.advanceTimersByTimeAsync(0);
+    expect(next.result?.value).toMatchObject({ status: 'SUCCEEDED' });
+  });
+
+  it('forgets the resync listener of a subscription that returned', async () => {
+    const stream = follow(pendingTask(ID));
+    await stream.next();
+    await stream.return!();
+    pubsub.resync();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(rechecks).toBe(0);
+  });
+});

@@ -1,0 +1,65 @@
+/**
+ * Registering a task whose extract call was billed: the insert into the registry, or, when Redis went away between
+ * the extract reply and the insert, the local spool (the caller is answered with the PENDING task either way: an
+ * error would invite a second paid submit). The spool replays the registration through {@link Registrar.register}.
+ */
+import type { Logger } from '../logger.js';
+import { RegistryUnavailableError } from './registry-guard.js';
+import type { TaskRecord, TaskStore } from './store.js';
+
+export interface RegistrarDeps {
+  store: TaskStore;
+  logger: Logger;
+  now: () => number;
+  /** Announces a task a parked callback completed at registration (task events are published by the task service). */
+  publish: (task: TaskRecord) => void;
+  /** Durably keeps a task the registry could not take; without one, the registry error reaches the caller. */
+  spoolRegistration?: ((task: TaskRecord) => Promise<void>) | undefined;
+}
+
+export interface Registrar {
+  /** Idempotent insert (an id already registered keeps its stored state); applies a parked callback waiting for it. */
+  register(record: TaskRecord): Promise<TaskRecord>;
+  /** `register`, or the spool when the registry is unreachable; rejects only when both fail. */
+  registerOrSpool(record: TaskRecord): Promise<TaskRecord>;
+  /** Whether `task` was answered from the spool (its registration, key binding included, happens on replay). */
+  isSpooled(task: TaskRecord): boolean;
+}
+
+export function createRegistrar(deps: RegistrarDeps): Registrar {
+  const { store, logger } = deps;
+  const spooled = new WeakSet<TaskRecord>();
+
+  const register = async (record: TaskRecord): Promise<TaskRecord> => {
+    const { task, appliedParked } = await store.insert(record, deps.now());
+    if (appliedParked) {
+      logger.info('applied a callback that arrived before the task was registered', { taskId: task.id });
+      deps.publish(task);
+    }
+    return task;
+  };
+
+  const spool = async (record: TaskRecord, error: unknown): Promise<TaskRecord> => {
+    if (!(error instanceof RegistryUnavailableError) || !deps.spoolRegistration) throw error;
+    try {
+      await deps.spoolRegistration(record);
+    } catch (spoolError) {
+      logger.error('billed task could be neither registered nor spooled: its result will be lost', {
+        taskId: record.id,
+        assetId: record.assetId,
+        error,
+        spoolError,
+      });
+      throw error;
+    }
+    logger.warn('task registration spooled until the registry is back', { taskId: record.id, assetId: record.assetId, error });
+    spooled.add(record);
+    return record;
+  };
+
+  return {
+    register,
+    registerOrSpool: (record) => register(record).catch((error: unknown) => spool(record, error)),
+    isSpooled: (task) => spooled.has(task),
+  };
+}
