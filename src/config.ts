@@ -56,6 +56,12 @@ const EnvSchema = z.object({
   REDIS_COMMAND_TIMEOUT_MS: int(2_000, 50),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   LOG_PRETTY: z.enum(['true', 'false', '1', '0']).default('false'),
+  METRICS_TOKEN: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[\x21-\x7e]{16,256}$/, 'must be 16-256 printable ASCII characters without spaces')
+      .optional(),
+  ),
 });
 
 export type LogLevel = z.infer<typeof EnvSchema>['LOG_LEVEL'];
@@ -119,6 +125,8 @@ export interface Config {
   logLevel: LogLevel;
   /** Human-readable log lines (pino-pretty, a dev dependency) instead of JSON. */
   logPretty: boolean;
+  /** When set, `GET /metrics` requires `Authorization: Bearer <token>`; unset, the metrics are open to anyone. */
+  metricsToken: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -196,6 +204,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
     logPretty: e.LOG_PRETTY === 'true' || e.LOG_PRETTY === '1',
+    metricsToken: e.METRICS_TOKEN,
   });
 }
 

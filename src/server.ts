@@ -11,6 +11,7 @@ import { webhookPath, type Config } from './config.js';
 import { createContextFactory, type Context } from './context.js';
 import { trackConnections, useEndEventStreamsOn } from './http/drain.js';
 import { attachGraphQLWs } from './http/graphql-ws.js';
+import { createMetricsRoute, METRICS_PATH, useGraphQLMetrics, useSubscriptionMetrics } from './http/metrics-route.js';
 import { useGraphQLTracing } from './http/graphql-tracing.js';
 import { sendJson } from './http/read-body.js';
 import { loggedRoute, useRequestLogOperation, withRequestLog } from './http/request-log.js';
@@ -73,6 +74,8 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
       EnvelopArmorPlugin({ maxDepth: { n: 12 }, maxAliases: { n: 100 }, costLimit: { maxCost: 20_000 } }),
       useEndEventStreamsOn(drainSignal.signal),
       useRequestLogOperation(),
+      useGraphQLMetrics(runtime.metrics),
+      useSubscriptionMetrics(runtime.metrics),
       // Last, so the operation span wraps the execute/subscribe every other plugin settled on.
       useGraphQLTracing(),
     ],
@@ -91,12 +94,15 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
     tasks,
     logger,
     spool: runtime.webhookSpool,
+    metrics: runtime.metrics.webhooks,
   });
+  const metricsRoute = createMetricsRoute({ metrics: runtime.metrics, token: config.metricsToken });
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const pathname = (req.url ?? '/').split('?')[0] ?? '/';
     if (pathname.startsWith(WEBHOOK_PREFIX)) return webhook(req, res, pathname);
     if (pathname.startsWith('/media/')) return runtime.media(req, res);
+    if (pathname === METRICS_PATH) return metricsRoute(req, res);
     if (pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (pathname === '/readyz') {
       const load = { upstreamQueue: scheduler.pending, subscriptions: pubsub.listenerCount() };

@@ -18,6 +18,7 @@ import { createDiskCache } from './media/disk-cache.js';
 import { createMediaHandler, type MediaRequestHandler } from './media/handler.js';
 import { createMediaService } from './media/media-service.js';
 import { createMediaSigner, type MediaSigner } from './media/signing.js';
+import { createMetrics, type Metrics } from './observability/metrics.js';
 import { createPubSub, type PubSub } from './pubsub/index.js';
 import { createRedisPubSub, watchConnection, whenReady, type RedisPubSub } from './pubsub/redis.js';
 import { closeRedis } from './redis/close.js';
@@ -47,6 +48,8 @@ export type GatewayServices = Services & { scheduler: Scheduler; store: TaskStor
 export interface ServiceRuntime {
   services: GatewayServices;
   media: MediaRequestHandler;
+  /** This gateway's Prometheus registry and metric handles (served at `/metrics`). */
+  metrics: Metrics;
   /** The public base URL media and webhook URLs are built on. */
   readonly publicUrl: string;
   /** Called once the listening port is known (when PUBLIC_URL is not set). */
@@ -61,10 +64,13 @@ export interface ServiceRuntime {
 }
 
 export function createServices(config: Config, deps: GatewayDeps = {}): ServiceRuntime {
-  const secrets = [config.upstream.apiKey, config.webhook.secret, config.media.signingSecret].filter((s): s is string => !!s);
+  const secrets = [config.upstream.apiKey, config.webhook.secret, config.media.signingSecret, config.metricsToken].filter(
+    (s): s is string => !!s,
+  );
   const logger = deps.logger ?? createLogger({ level: config.logLevel, secrets, pretty: config.logPretty });
   const fetchImpl = deps.fetch ?? globalThis.fetch;
   const now = deps.now ?? Date.now;
+  const metrics = createMetrics({ sharedRegistry: config.redisUrl !== undefined });
 
   // With REDIS_URL, instances share tasks, events and the account's request pacing.
   // Registry commands fail at once while Redis is away (no offline queue, no waiting through reconnects), and within
@@ -97,8 +103,9 @@ export function createServices(config: Config, deps: GatewayDeps = {}): ServiceR
     fetch: fetchImpl,
     timeoutMs: config.upstream.timeoutMs,
     stallMs: config.upstream.stallMs,
+    observer: metrics.upstream,
   });
-  const metadata: MetadataCache = createMetadataCache({ client });
+  const metadata: MetadataCache = createMetadataCache({ client, onLookup: metrics.metadataCache.lookup });
   const retentionMs = config.tasks.retentionSeconds * 1000;
   const store =
     deps.store ??
@@ -142,6 +149,7 @@ export function createServices(config: Config, deps: GatewayDeps = {}): ServiceR
     parkTtlSeconds: config.webhook.pendingCallbackTtlSeconds,
     claimTtlMs: config.tasks.claimTtlMs,
     maxWaitMs: config.upstream.maxWaitMs,
+    onTransition: metrics.tasks.transition,
     ...(spool ? { spoolRegistration: (task) => spool.appendRegistration(task) } : {}),
   });
   const replaySpool = () => spool?.replay().catch((error: unknown) => logger.error('spool replay failed', { error }));
@@ -159,7 +167,8 @@ export function createServices(config: Config, deps: GatewayDeps = {}): ServiceR
   const currentSigner: MediaSigner = { url: (id) => signer.url(id), verify: (...args) => signer.verify(...args) };
   const mediaCache = createDiskCache({ dir: config.media.cacheDir, maxBytes: config.media.cacheMaxBytes });
   const mediaService = createMediaService({ client, cache: mediaCache, logger, metadata: (id) => metadata.get(id) });
-  const media = createMediaHandler({ signer: currentSigner, service: mediaService, logger });
+  const media = createMediaHandler({ signer: currentSigner, service: mediaService, logger, onResult: metrics.media.request });
+  metrics.readAtScrape({ tasksPending: () => store.pendingCount(), mediaCacheBytes: () => mediaCache.stats().bytes });
 
   const services: Services & { scheduler: Scheduler; store: TaskStore } = {
     client,
@@ -179,6 +188,7 @@ export function createServices(config: Config, deps: GatewayDeps = {}): ServiceR
   return {
     services,
     media,
+    metrics,
     get publicUrl() {
       return publicUrl;
     },

@@ -6,15 +6,18 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { applyCallback, findTaskId, parseCallbackBody, TASK_ID_SCAN_OVERLAP } from '../jobs/callbacks.js';
+import { applyCallback, findTaskId, parseCallbackBody, TASK_ID_SCAN_OVERLAP, type CallbackResult } from '../jobs/callbacks.js';
 import { RegistryUnavailableError } from '../jobs/registry-guard.js';
 import type { TaskService } from '../jobs/tasks.js';
 import type { WebhookSpool } from '../jobs/webhook-spool.js';
 import type { Logger } from '../logger.js';
+import { annotateActiveSpan, traceIncomingRequest } from '../observability/spans.js';
 import type { ExtractFramesCallback } from '../upstream/types.js';
 import { sendJson } from './read-body.js';
 
 export const WEBHOOK_PREFIX = '/webhooks/mavi/';
+/** The route as traces name it: the real path carries the secret. */
+const WEBHOOK_ROUTE = `${WEBHOOK_PREFIX}{secret}`;
 
 export interface WebhookRouteOptions {
   secret: string;
@@ -23,7 +26,12 @@ export interface WebhookRouteOptions {
   logger: Logger;
   /** Where valid callbacks wait while the registry cannot take them; without one they are answered 503. */
   spool?: WebhookSpool;
+  /** Metrics: what became of each delivery, and for applied ones the time from arrival to the published event. */
+  metrics?: { delivery(outcome: WebhookOutcome): void; published(seconds: number): void };
 }
+
+/** What the route did with one delivery (see `WEBHOOK_OUTCOMES` in observability/metrics.ts). */
+export type WebhookOutcome = CallbackResult | 'rejected' | 'spooled' | 'failed';
 
 const sameSecret = (a: string, b: string) => {
   const x = Buffer.from(a);
@@ -34,7 +42,12 @@ const sameSecret = (a: string, b: string) => {
 export function createWebhookRoute(options: WebhookRouteOptions) {
   const { logger } = options;
 
-  const refuseOrSpool = async (res: ServerResponse, callback: ExtractFramesCallback, text: string, cause: unknown) => {
+  const refuseOrSpool = async (
+    res: ServerResponse,
+    callback: ExtractFramesCallback,
+    text: string,
+    cause: unknown,
+  ): Promise<WebhookOutcome> => {
     const fields = { taskId: callback.taskId, error: cause };
     if (options.spool) {
       try {
@@ -42,7 +55,7 @@ export function createWebhookRoute(options: WebhookRouteOptions) {
         if (cause instanceof RegistryUnavailableError) logger.warn('webhook spooled until the registry is back', fields);
         else logger.error('webhook could not be applied; spooled for a retry', fields);
         sendJson(res, 202, { ok: true, result: 'spooled' });
-        return;
+        return 'spooled';
       } catch (error) {
         logger.error('webhook could not be applied nor spooled', { ...fields, spoolError: error });
       }
@@ -51,41 +64,58 @@ export function createWebhookRoute(options: WebhookRouteOptions) {
     }
     // A non-2xx is all that is left: it at least shows up in the upstream's delivery log.
     sendJson(res, 503, { error: 'temporarily unable to accept the callback' });
+    return 'failed';
   };
 
-  return async (req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> => {
+  const handle = async (req: IncomingMessage, res: ServerResponse, pathname: string): Promise<WebhookOutcome> => {
     const secret = pathname.slice(WEBHOOK_PREFIX.length);
     if (!sameSecret(secret, options.secret)) {
       req.resume();
       sendJson(res, 404, { error: 'not found' });
-      return;
+      return 'rejected';
     }
     if (req.method !== 'POST') {
       req.resume();
       sendJson(res, 405, { error: 'use POST' }, { allow: 'POST' });
-      return;
+      return 'rejected';
     }
     const body = await readBounded(req, options.maxBodyBytes);
     if (!body.ok) {
       sendJson(res, 413, { error: body.error });
       // Logged once the rest has streamed past the scanner: the task_id sits at the end of an upstream callback.
       void body.taskId.then((taskId) => logger.warn('webhook body too large', { error: body.error, taskId }));
-      return;
+      return 'rejected';
     }
     const parsed = parseCallbackBody(body.text);
+    const taskId = parsed.ok ? parsed.callback.taskId : parsed.taskId;
+    if (taskId) annotateActiveSpan({ 'frames.task.id': taskId });
     if (!parsed.ok) {
       logger.warn('malformed webhook body', { error: parsed.error, taskId: parsed.taskId });
       sendJson(res, 400, { error: parsed.error });
-      return;
+      return 'rejected';
     }
     let result: Awaited<ReturnType<typeof applyCallback>>;
     try {
       result = await applyCallback(parsed.callback, options);
     } catch (error) {
-      await refuseOrSpool(res, parsed.callback, body.text, error);
-      return;
+      return refuseOrSpool(res, parsed.callback, body.text, error);
     }
     sendJson(res, 200, { ok: true, result });
+    return result;
+  };
+
+  return async (req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> => {
+    const receivedAt = performance.now();
+    let outcome: WebhookOutcome = 'rejected'; // a request that broke off mid-body
+    try {
+      outcome = await traceIncomingRequest(req, res, WEBHOOK_ROUTE, () => handle(req, res, pathname), (done) => ({
+        'frames.webhook.outcome': done,
+      }));
+    } finally {
+      options.metrics?.delivery(outcome);
+      // The event was published before the reply went out, so this ends a few µs after the publish.
+      if (outcome === 'applied') options.metrics?.published((performance.now() - receivedAt) / 1000);
+    }
   };
 }
 

@@ -172,6 +172,8 @@ export function createRedisTaskStore(options: RedisTaskStoreOptions): TaskStore 
       return (await runScript(redis, OVERDUE, [keys.pending, keys.parkedIndex], [now, keys.parkedPrefix])) as string[];
     },
 
+    pendingCount: () => redis.zcard(keys.pending),
+
     async dispose() {
       if (options.ownsConnection) await closeRedis(redis);
     },

@@ -5,7 +5,7 @@
  */
 import type { Logger } from '../logger.js';
 import { RegistryUnavailableError } from './registry-guard.js';
-import type { TaskRecord, TaskStore } from './store.js';
+import type { TaskRecord, TaskStatus, TaskStore } from './store.js';
 
 export interface RegistrarDeps {
   store: TaskStore;
@@ -13,6 +13,8 @@ export interface RegistrarDeps {
   now: () => number;
   /** Announces a task a parked callback completed at registration (task events are published by the task service). */
   publish: (task: TaskRecord) => void;
+  /** Metrics: a state this instance moved a task into. */
+  onTransition?: ((status: TaskStatus) => void) | undefined;
   /** Durably keeps a task the registry could not take; without one, the registry error reaches the caller. */
   spoolRegistration?: ((task: TaskRecord) => Promise<void>) | undefined;
 }
@@ -34,6 +36,7 @@ export function createRegistrar(deps: RegistrarDeps): Registrar {
     const { task, appliedParked } = await store.insert(record, deps.now());
     if (appliedParked) {
       logger.info('applied a callback that arrived before the task was registered', { taskId: task.id });
+      deps.onTransition?.(task.status);
       deps.publish(task);
     }
     return task;

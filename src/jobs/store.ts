@@ -86,6 +86,8 @@ export interface TaskStore {
   bindIdempotencyKey(key: string, taskId: string): Promise<TaskRecord | null>;
   /** Ids of PENDING tasks whose deadline has passed. */
   overdue(now: number): Promise<string[]>;
+  /** How many tasks are PENDING (for the `frames_tasks_pending` gauge: cheap, read at every scrape). */
+  pendingCount(): Promise<number>;
   dispose(): Promise<void>;
 }
 
@@ -211,6 +213,11 @@ export function createMemoryTaskStore(options: MemoryTaskStoreOptions = {}): Tas
     },
     async findByIdempotencyKey(key) {
       return boundTask(key) ?? null;
+    },
+    async pendingCount() {
+      let count = 0;
+      for (const t of tasks.values()) if (t.status === 'PENDING') count++;
+      return count;
     },
     async overdue(now) {
       const ids: string[] = [];

@@ -9,7 +9,7 @@ import type { PubSub } from '../pubsub/index.js';
 import { activeTraceparent, linkActiveSpanTo, tracePublish } from '../observability/spans.js';
 import { createSubmissionClaims } from './claim.js';
 import { createRegistrar } from './registration.js';
-import { TERMINAL_STATUSES, type TaskOutcome, type TaskRecord, type TaskStore } from './store.js';
+import { TERMINAL_STATUSES, type TaskOutcome, type TaskRecord, type TaskStatus, type TaskStore } from './store.js';
 
 const VIDEO_EXTENSIONS = new Set(['mp4', 'mov', 'avi', 'webm', 'mkv', 'flv', 'wmv', 'mpeg', 'mpg', 'm4v', '3gp', 'ts']);
 
@@ -71,6 +71,8 @@ export interface TaskServiceDeps {
    * calls {@link TaskService.register}. Without one, that failure reaches the caller.
    */
   spoolRegistration?: (task: TaskRecord) => Promise<void>;
+  /** Metrics: a state this instance moved a task into (PENDING at submit, then the terminal one it applied). */
+  onTransition?: (status: TaskStatus) => void;
 }
 
 /** How a callback is applied. */
@@ -124,12 +126,22 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
       pubsub.publish('task:updated', task.id, task),
     );
 
-  const registrar = createRegistrar({ store, logger, now, publish, spoolRegistration: deps.spoolRegistration });
+  const registrar = createRegistrar({
+    store,
+    logger,
+    now,
+    publish,
+    onTransition: deps.onTransition,
+    spoolRegistration: deps.spoolRegistration,
+  });
 
   const finish = async (id: string, outcome: TaskOutcome) => {
     const result = await store.complete(id, outcome);
     linkActiveSpanTo(result.task?.traceparent);
-    if (result.changed && result.task) publish(result.task);
+    if (result.changed && result.task) {
+      deps.onTransition?.(result.task.status);
+      publish(result.task);
+    }
     return result;
   };
 
@@ -182,6 +194,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
       ...traceContextField(),
     };
     const task = await registrar.registerOrSpool(record);
+    deps.onTransition?.('PENDING');
     logger.info('extract submitted', { taskId, assetId });
     return { task, reused: false };
   };

@@ -27,6 +27,11 @@ export interface MediaHandlerOptions {
   signer: MediaSigner;
   service: MediaService;
   logger?: MediaLogger;
+  /**
+   * Metrics, once per request whose signature checked out: `hit` served from the disk cache, `miss` through an
+   * upstream download (or from metadata, for a HEAD), `error` when it failed before the response began.
+   */
+  onResult?: (result: 'hit' | 'miss' | 'error') => void;
 }
 
 /** A node:http request listener; never rejects (failures become HTTP errors or a destroyed response). */
@@ -61,8 +66,20 @@ export function createMediaHandler(options: MediaHandlerOptions): MediaRequestHa
     await serve(req, res, id, kind);
   }
 
-  /** Serves a cached file, retrying once when its file vanished (evicted between lookup and open). */
   async function serve(req: IncomingMessage, res: ServerResponse, id: string, kind: MediaKind): Promise<void> {
+    const cached = service.isCached(id);
+    try {
+      await serveOnce(req, res, id, kind);
+    } catch (error) {
+      // A response already under way had its hit or miss: only a request that got no media at all is an error.
+      options.onResult?.(res.headersSent ? (cached ? 'hit' : 'miss') : 'error');
+      throw error;
+    }
+    options.onResult?.(cached ? 'hit' : 'miss');
+  }
+
+  /** Serves a cached file, retrying once when its file vanished (evicted between lookup and open). */
+  async function serveOnce(req: IncomingMessage, res: ServerResponse, id: string, kind: MediaKind): Promise<void> {
     for (let attempt = 0; attempt < 2; attempt += 1) {
       const body = await load(id, kind, req.method === 'HEAD');
       if (body.kind === 'headers') return sendHeaders(res, body);

@@ -62,6 +62,8 @@ export interface MediaService {
   openVideo(assetId: string): Promise<MediaBody>;
   /** For HEAD: the cached video, else its headers derived from metadata (no download). */
   headVideo(assetId: string): Promise<MediaBody>;
+  /** Whether `id` is in the disk cache now (no LRU touch, no hit counted): the handler's hit/miss metric. */
+  isCached(id: string): boolean;
   /** Drops a cache entry whose file turned out to be gone (evicted between lookup and open). */
   forget(key: string): Promise<void>;
   /** Aborts in-flight upstream downloads. */
@@ -247,6 +249,7 @@ export function createMediaService(options: MediaServiceOptions): MediaService {
       if (hit) return { kind: 'file', entry: hit };
       return { kind: 'headers', ...videoHeadersFromMetadata(assetId, await metadataOf(assetId), videoCacheMaxBytes) };
     },
+    isCached: (id) => cache.has(id),
     async forget(key) {
       await cache.delete(key);
     },

@@ -4,12 +4,14 @@
 import { classifyFailure, isSuccessReply } from './envelope.js';
 import { UpstreamError } from './errors.js';
 import { abortable, type HttpSender } from './http.js';
+import { meterBody, type UpstreamObserver, type UpstreamOutcome } from './observer.js';
 import { COLLECTION_ID_PATTERN, FRAME_ID_PATTERN, type DownloadedFile } from './types.js';
 
 /**
  * A file only for HTTP 2xx with a body whose Content-Type is not JSON. Anything else (a JSON body even with 200, an
  * error page) is read and thrown as a classified {@link UpstreamError}, never handed out as a file. With `stallMs`,
- * the body is wrapped by {@link watchForStall}.
+ * the body is wrapped by {@link watchForStall}. With `meter`, the body's bytes and its end are reported (see
+ * {@link meterBody}); the exchange's outcome is then known only when the body ends.
  */
 export async function readDownload(
   res: Response,
@@ -18,11 +20,13 @@ export async function readDownload(
   operation: string,
   http: Pick<HttpSender, 'replyInput'>,
   stallMs?: number,
+  meter?: { observer: UpstreamObserver; report: (outcome: UpstreamOutcome) => void },
 ): Promise<DownloadedFile> {
   const contentType = res.headers.get('content-type')?.trim() || null;
   if (res.ok && !isJsonType(contentType) && res.body !== null) {
+    const body = stallMs === undefined ? res.body : watchForStall(res.body, stallMs, operation);
     return {
-      body: stallMs === undefined ? res.body : watchForStall(res.body, stallMs, operation),
+      body: meter ? meterBody(body, meter.observer, meter.report) : body,
       contentType: contentType ?? defaultContentType(id),
       contentLength: contentLengthOf(res.headers),
       contentDisposition: res.headers.get('content-disposition'),

@@ -5,10 +5,14 @@
 import { type ReplyInput, unwrapEnvelope } from './envelope.js';
 import { UpstreamError } from './errors.js';
 import { parseJsonPreservingBigIds } from './json.js';
+import { outcomeOf, type UpstreamEndpoint, type UpstreamObserver, type UpstreamOutcome } from './observer.js';
+import { traceUpstreamCall, tracingEnabled } from '../observability/spans.js';
 
 export interface HttpRequest {
   /** Used in messages, e.g. `getMetadata(re_1)`. */
   operation: string;
+  /** The metrics label of the call. */
+  endpoint: UpstreamEndpoint;
   method: 'GET' | 'POST' | 'DELETE';
   /** Path below the base URL, starting with `/`. */
   path: string;
@@ -18,6 +22,8 @@ export interface HttpRequest {
   timeoutMs: number;
   /** The caller's signal: its abort rejects with its own `reason`, unwrapped. */
   signal?: AbortSignal;
+  /** `handle` hands out a body still to be read and reports the outcome itself (through `report`) once it ends. */
+  reportsOutcome?: boolean;
 }
 
 export interface HttpSender {
@@ -25,7 +31,10 @@ export interface HttpSender {
    * Sends the request and runs `handle` on the response. The deadline covers the fetch AND `handle` (reading a JSON
    * body); a body that `handle` hands out unread (a download stream) is no longer subject to it.
    */
-  send<T>(request: HttpRequest, handle: (response: Response, signal: AbortSignal) => Promise<T>): Promise<T>;
+  send<T>(
+    request: HttpRequest,
+    handle: (response: Response, signal: AbortSignal, report: (outcome: UpstreamOutcome) => void) => Promise<T>,
+  ): Promise<T>;
   /** Reads a JSON reply and returns the envelope's `data`, or throws the classified error. */
   readData(response: Response, operation: string, signal: AbortSignal): Promise<unknown>;
   /** The reply as {@link ReplyInput} for envelope.ts (body parsed with big ids preserved). */
@@ -34,7 +43,12 @@ export interface HttpSender {
   redact(text: string): string;
 }
 
-export function createHttpSender(options: { baseUrl: string; apiKey: string; fetch: typeof fetch }): HttpSender {
+export function createHttpSender(options: {
+  baseUrl: string;
+  apiKey: string;
+  fetch: typeof fetch;
+  observer?: UpstreamObserver;
+}): HttpSender {
   const base = options.baseUrl.replace(/\/+$/, '');
   const { apiKey } = options;
   const redact = (text: string): string => (apiKey === '' ? text : text.split(apiKey).join('[redacted]'));
@@ -52,8 +66,14 @@ export function createHttpSender(options: { baseUrl: string; apiKey: string; fet
 
   const send = async <T>(
     request: HttpRequest,
-    handle: (response: Response, signal: AbortSignal) => Promise<T>,
+    handle: (response: Response, signal: AbortSignal, report: (outcome: UpstreamOutcome) => void) => Promise<T>,
   ): Promise<T> => {
+    let reported = false;
+    const report = (outcome: UpstreamOutcome): void => {
+      if (reported) return;
+      reported = true;
+      options.observer?.exchange?.(request.endpoint, outcome);
+    };
     // A cancellable timer rather than AbortSignal.timeout: a download must stop being subject to the deadline once
     // its headers are in, and global timers are what fake timers drive in tests.
     const deadline = new AbortController();
@@ -70,9 +90,14 @@ export function createHttpSender(options: { baseUrl: string; apiKey: string; fet
     if (request.body !== undefined) init.body = request.body;
     try {
       const response = await abortable(options.fetch(`${base}${request.path}`, init), signal);
-      return await handle(response, signal);
+      const result = await handle(response, signal, report);
+      if (!request.reportsOutcome) report('ok');
+      return result;
     } catch (error) {
-      throw toUpstreamError(error, request, deadline.signal, redact);
+      const failure = toUpstreamError(error, request, deadline.signal, redact);
+      // The caller gave up: nothing to say about the upstream.
+      if (!request.signal?.aborted) report(outcomeOf(failure));
+      throw failure;
     } finally {
       clearTimeout(timer);
     }
@@ -83,7 +108,19 @@ export function createHttpSender(options: { baseUrl: string; apiKey: string; fet
     return unwrapEnvelope(replyInput(response, text, operation));
   };
 
-  return { send, readData, replyInput, redact };
+  // Each exchange (every retry is one) is a CLIENT span when tracing is on; the trace context goes along, which the
+  // memories.ai API ignores and a tracing egress proxy can use. Headers are never recorded: the key is one.
+  const tracedSend: HttpSender['send'] = (request, handle) =>
+    tracingEnabled()
+      ? traceUpstreamCall({ method: request.method, baseUrl: base, path: request.path, endpoint: request.endpoint }, (span) =>
+          send({ ...request, headers: { ...request.headers, ...span.headers } }, (response, ...rest) => {
+            span.responded(response.status);
+            return handle(response, ...rest);
+          }),
+        )
+      : send(request, handle);
+
+  return { send: tracedSend, readData, replyInput, redact };
 }
 
 /** The caller's abort reason, an UpstreamError as is, TIMEOUT after the deadline, else a network UPSTREAM_ERROR. */

@@ -166,6 +166,17 @@ describe.each(kinds)('TaskStore contract: $name', (kind) => {
     expect(await b.overdue(T0 + 20)).toEqual(['late']);
   });
 
+  it('counts PENDING tasks for the pending gauge: a finished or timed-out task leaves the count', async () => {
+    expect(await a.pendingCount()).toBe(0);
+    await a.insert(pendingTask('one'), T0);
+    await a.insert(pendingTask('two'), T0);
+    await a.insert(pendingTask('three'), T0);
+    await b.complete('one', outcome('SUCCEEDED'));
+    await b.complete('two', outcome('TIMED_OUT'));
+    expect(await b.pendingCount()).toBe(1);
+    expect(await a.pendingCount()).toBe(1);
+  });
+
   it('lists tasks of an asset newest first', async () => {
     await a.insert(pendingTask('old'), T0);
     await a.insert(pendingTask('new', { submittedAt: T0 + 1 }), T0 + 1);
