@@ -15,6 +15,7 @@ import { context, SpanKind, SpanStatusCode, trace, type Attributes, type Context
 import { getOperationAST, type DocumentNode, type ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { markFailed, remoteContext, tracer, tracingEnabled } from '../observability/spans.js';
+import { recordRequestSpan } from './request-log.js';
 
 interface TracedContext {
   request?: { headers: Headers };
@@ -87,6 +88,7 @@ function startOperationSpan(ctx: object, document: DocumentNode, operationName?:
     { kind: SpanKind.SERVER, attributes, startTime: startedAt.get(ctx) ?? epochNow() },
     parent,
   );
+  recordRequestSpan(span.spanContext());
   return { span, spanContext: trace.setSpan(parent, span) };
 }
 
@@ -99,6 +101,7 @@ function failedOperation(ctx: object, errorType: string): void {
   );
   span.setStatus({ code: SpanStatusCode.ERROR });
   span.end();
+  recordRequestSpan(span.spanContext());
 }
 
 function headersOf(ctx: object) {

@@ -1,7 +1,7 @@
 /**
  * One log line per HTTP request (`msg: "request"`): method, route (webhook secret masked; media signatures, tokens
- * and GraphQL documents dropped from the query), status, duration, and the GraphQL operation name and type when the
- * request ran one. `x-request-id` is honoured when sane, else replaced by a generated one; it is echoed on the
+ * and GraphQL documents dropped from the query), status, duration, and the GraphQL operation name and type (plus its
+ * span's trace_id/span_id when tracing is on) when the request ran one. `x-request-id` is honoured when sane, else replaced by a generated one; it is echoed on the
  * response and carried on every line logged while the request is handled (AsyncLocalStorage, see logger.ts).
  *
  * Hand-written rather than pino-http: services take the small `Logger` interface (tests hand in plain objects), but
@@ -10,6 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { SpanContext } from '@opentelemetry/api';
 import { getOperationAST, type DocumentNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { maskSecret } from '../config.js';
@@ -29,6 +30,18 @@ const MAX_ROUTE_LENGTH = 512;
 const MAX_OPERATION_NAME_LENGTH = 128;
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/**
+ * The span of the operation each request ran: the request line is written once the response has ended, after that
+ * span ended, so the active-span lookup of the logger's mixin finds nothing then. Weak: it goes with the request.
+ */
+const requestSpans = new WeakMap<RequestLogContext, SpanContext>();
+
+/** Called when the request's operation span starts, so the request line carries its trace_id/span_id. */
+export function recordRequestSpan(span: SpanContext): void {
+  const context = currentRequestContext();
+  if (context && !requestSpans.has(context)) requestSpans.set(context, span);
+}
 
 /** Wraps the node:http request handler: request id in, request id out, one line when the response ends. */
 export function withRequestLog(handler: Handler, logger: Logger): Handler {
@@ -107,6 +120,8 @@ function writeRequestLine(logger: Logger, req: IncomingMessage, res: ServerRespo
   const fields: Record<string, unknown> = { method: req.method, route, status, durationMs: Math.round(ms * 10) / 10 };
   if (context.operation?.type) fields.operationType = context.operation.type;
   if (context.operation?.name) fields.operationName = context.operation.name;
+  const span = requestSpans.get(context);
+  if (span) Object.assign(fields, { trace_id: span.traceId, span_id: span.spanId });
   if (!res.writableFinished) fields.aborted = true;
   const quiet = QUIET_PATHS.has(route.split('?', 1)[0] ?? route);
   if (status !== undefined && status >= 500) logger.error('request', fields);

@@ -155,6 +155,14 @@ const named = (spans: ReceivedSpan[], name: string) => spans.filter((s) => s.nam
 describe('with OTEL_EXPORTER_OTLP_ENDPOINT (http/json): one extraction over two instances sharing Redis', () => {
   const suiteDisposers: (() => unknown)[] = [];
   const logLines: Record<string, unknown>[] = [];
+  const lineWaiters: { match: (line: Record<string, unknown>) => boolean; resolve: (line: Record<string, unknown>) => void }[] = [];
+  /** The first log line matching `match`, written already or still to come (request lines follow the response). */
+  const logLine = (match: (line: Record<string, unknown>) => boolean) =>
+    new Promise<Record<string, unknown>>((resolve) => {
+      const found = logLines.find(match);
+      if (found) resolve(found);
+      else lineWaiters.push({ match, resolve });
+    });
   const traceId = hex(16);
   const [clientSpan, wsParent, sseParent] = [hex(8), hex(8), hex(8)];
   let spans: ReceivedSpan[];
@@ -164,7 +172,17 @@ describe('with OTEL_EXPORTER_OTLP_ENDPOINT (http/json): one extraction over two 
   let mutation: ReceivedSpan;
 
   beforeAll(async () => {
-    const logger = createLogger({ level: 'info', write: (line) => logLines.push(JSON.parse(line)) });
+    const logger = createLogger({
+      level: 'info',
+      write: (text) => {
+        const line = JSON.parse(text) as Record<string, unknown>;
+        logLines.push(line);
+        for (const waiter of lineWaiters.filter((w) => w.match(line))) {
+          lineWaiters.splice(lineWaiters.indexOf(waiter), 1);
+          waiter.resolve(line);
+        }
+      },
+    });
     const { receiver, tracing } = await startTraced({ OTEL_EXPORTER_OTLP_ENDPOINT: '<receiver>' }, logger, suiteDisposers);
     const redis = await openTestRedis();
     suiteDisposers.push(() => redis.dispose());
@@ -262,6 +280,15 @@ describe('with OTEL_EXPORTER_OTLP_ENDPOINT (http/json): one extraction over two 
 
   it('puts trace_id and span_id on log lines written inside a span', () => {
     expect(logLines.find((line) => line.msg === 'extract submitted')).toMatchObject({ trace_id: traceId, span_id: mutation.spanId });
+  });
+
+  it("puts the operation span's trace_id and span_id on the request line, written after the span ended", async () => {
+    const requestLine = (match: (line: Record<string, unknown>) => boolean) => logLine((line) => line.msg === 'request' && match(line));
+    expect(await requestLine((line) => line.operationName === 'Extract')).toMatchObject({ trace_id: traceId, span_id: mutation.spanId });
+    const sse = named(spans, 'subscription').find((s) => s.parentSpanId === sseParent)!;
+    expect(await requestLine((line) => line.operationName === 'Watch')).toMatchObject({ trace_id: traceId, span_id: sse.spanId });
+    const unparsed = named(spans, 'GraphQL Operation')[0]!;
+    expect(await requestLine((line) => line.status === 400)).toMatchObject({ trace_id: unparsed.traceId, span_id: unparsed.spanId });
   });
 });
 
