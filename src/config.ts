@@ -226,3 +226,13 @@ export function webhookPath(secret: string): string {
 export function maskSecret(secret: string): string {
   return `${secret.slice(0, 3)}${'*'.repeat(8)}`;
 }
+
+/**
+ * Every configured credential, for the logger to scrub from each line: the API key, the webhook secret (part of the
+ * webhook URL), the media signing secret and the metrics token. The one list, so a new secret cannot be missed by one
+ * of the places that build a logger.
+ */
+export function configSecrets(config: Config): string[] {
+  const all = [config.upstream.apiKey, config.webhook.secret, config.media.signingSecret, config.metricsToken];
+  return all.filter((secret): secret is string => !!secret);
+}

@@ -3,7 +3,7 @@
  * memories.ai API; without it, it starts the embedded engine and points the same upstream client at it by URL.
  */
 import { mkdir } from 'node:fs/promises';
-import { ConfigError, loadConfig, maskSecret, webhookPath, type Config } from './config.js';
+import { ConfigError, configSecrets, loadConfig, maskSecret, webhookPath, type Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { startTracing } from './observability/tracing.js';
 import { createGateway } from './server.js';
@@ -49,7 +49,8 @@ async function main() {
   const logger = createLogger({
     level: config.logLevel,
     pretty: config.logPretty,
-    secrets: [config.upstream.apiKey, config.webhook.secret, config.media.signingSecret].filter((s): s is string => !!s),
+    // The engine's key too: in embedded mode it becomes the upstream key only after this logger exists.
+    secrets: [...configSecrets(config), ...(engineConfig ? [engineConfig.apiKey] : [])],
   });
 
   // Before anything can serve a request. Instrumentation is manual (no module patching), so no --import hook is needed.

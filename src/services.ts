@@ -4,7 +4,7 @@
  * in front of them; `dispose()` releases everything created here.
  */
 import { createHash } from 'node:crypto';
-import type { Config } from './config.js';
+import { configSecrets, type Config } from './config.js';
 import type { Services } from './context.js';
 import { handleCallbackBody } from './jobs/callbacks.js';
 import { createRedisTaskStore } from './jobs/redis-store.js';
@@ -64,10 +64,7 @@ export interface ServiceRuntime {
 }
 
 export function createServices(config: Config, deps: GatewayDeps = {}): ServiceRuntime {
-  const secrets = [config.upstream.apiKey, config.webhook.secret, config.media.signingSecret, config.metricsToken].filter(
-    (s): s is string => !!s,
-  );
-  const logger = deps.logger ?? createLogger({ level: config.logLevel, secrets, pretty: config.logPretty });
+  const logger = deps.logger ?? createLogger({ level: config.logLevel, secrets: configSecrets(config), pretty: config.logPretty });
   const fetchImpl = deps.fetch ?? globalThis.fetch;
   const now = deps.now ?? Date.now;
   const metrics = createMetrics({ sharedRegistry: config.redisUrl !== undefined });

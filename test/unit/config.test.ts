@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULT_MAVI_BASE_URL, loadConfig, maskSecret, webhookPath } from '../../src/config.js';
+import { ConfigError, configSecrets, DEFAULT_MAVI_BASE_URL, loadConfig, maskSecret, webhookPath } from '../../src/config.js';
 
 describe('loadConfig', () => {
   it('applies the documented defaults', () => {
@@ -75,5 +75,17 @@ describe('loadConfig', () => {
 
   it('masks the webhook secret for logs', () => {
     expect(webhookPath(maskSecret('abcdefghijklmnopqrstuvwxyz'))).toBe('/webhooks/mavi/abc********');
+  });
+
+  it('lists every configured secret for the log scrubber, and only those set', () => {
+    const env = {
+      MAVI_API_KEY: 'sk-mavi-0123456789',
+      MAVI_WEBHOOK_SECRET: 'whsec_0123456789abcdef',
+      MEDIA_SIGNING_SECRET: 's'.repeat(32),
+      METRICS_TOKEN: 'metrics-token-0123456789',
+    };
+    expect(configSecrets(loadConfig(env)).sort()).toEqual(Object.values(env).sort());
+    const generated = loadConfig({});
+    expect(configSecrets(generated).sort()).toEqual([generated.webhook.secret, generated.media.signingSecret].sort());
   });
 });
