@@ -56,6 +56,19 @@ const EnvSchema = z.object({
   REDIS_COMMAND_TIMEOUT_MS: int(2_000, 50),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   LOG_PRETTY: z.enum(['true', 'false', '1', '0']).default('false'),
+  AUTH_JWT_SECRET: optionalString.pipe(z.string().min(32, 'must be at least 32 characters (HS256 key)').optional()),
+  AUTH_JWKS_URL: optionalString.pipe(z.url().optional()),
+  AUTH_ISSUER: optionalString,
+  AUTH_AUDIENCE: optionalString,
+  AUTH_TENANT_CLAIM: z.string().trim().min(1).default('tenant'),
+  AUTH_DISABLED: z.enum(['true', 'false', '1', '0']).default('false'),
+  TENANT_MAX_QUEUED: int(20, 1),
+  TENANT_EXTRACTIONS_PER_HOUR: int(60, 0),
+  TENANT_UPLOADS_PER_HOUR: int(60, 0),
+  GRAPHIQL: z.enum(['true', 'false', '1', '0']).optional(),
+  INTROSPECTION: z.enum(['true', 'false', '1', '0']).optional(),
+  PERSISTED_OPERATIONS_FILE: optionalString,
+  PERSISTED_OPERATIONS_ONLY: z.enum(['true', 'false', '1', '0']).default('false'),
   METRICS_TOKEN: optionalString.pipe(
     z
       .string()
@@ -127,6 +140,27 @@ export interface Config {
   logPretty: boolean;
   /** When set, `GET /metrics` requires `Authorization: Bearer <token>`; unset, the metrics are open to anyone. */
   metricsToken: string | undefined;
+  /**
+   * Who the caller is. `enabled` when a JWT secret or JWKS URL is configured and auth is not disabled; otherwise every
+   * caller is the one local tenant.
+   */
+  auth: {
+    enabled: boolean;
+    jwtSecret: string | undefined;
+    jwksUrl: string | undefined;
+    issuer: string | undefined;
+    audience: string | undefined;
+    /** The JWT claim naming the tenant (falls back to `sub`). */
+    tenantClaim: string;
+    /** AUTH_DISABLED=true: the explicit opt-out (e.g. behind a router that authenticates). */
+    disabled: boolean;
+  };
+  /** Fair share of the account per tenant. 0 per hour = no billed work allowed. */
+  tenants: { maxQueued: number; extractionsPerHour: number; uploadsPerHour: number };
+  /** GraphiQL and introspection: on by default only in the embedded default (no MAVI_API_KEY). */
+  exposure: { graphiql: boolean; introspection: boolean };
+  /** Persisted operations (the JSON map GraphQL Code Generator's client preset writes); `only` refuses other documents. */
+  persistedOperations: { file: string | undefined; only: boolean };
 }
 
 export class ConfigError extends Error {
@@ -205,8 +239,29 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL,
     logPretty: e.LOG_PRETTY === 'true' || e.LOG_PRETTY === '1',
     metricsToken: e.METRICS_TOKEN,
+    auth: Object.freeze({
+      enabled: !isTrue(e.AUTH_DISABLED) && (e.AUTH_JWT_SECRET !== undefined || e.AUTH_JWKS_URL !== undefined),
+      jwtSecret: e.AUTH_JWT_SECRET,
+      jwksUrl: e.AUTH_JWKS_URL,
+      issuer: e.AUTH_ISSUER,
+      audience: e.AUTH_AUDIENCE,
+      tenantClaim: e.AUTH_TENANT_CLAIM,
+      disabled: isTrue(e.AUTH_DISABLED),
+    }),
+    tenants: Object.freeze({
+      maxQueued: e.TENANT_MAX_QUEUED,
+      extractionsPerHour: e.TENANT_EXTRACTIONS_PER_HOUR,
+      uploadsPerHour: e.TENANT_UPLOADS_PER_HOUR,
+    }),
+    exposure: Object.freeze({
+      graphiql: e.GRAPHIQL === undefined ? !e.MAVI_API_KEY : isTrue(e.GRAPHIQL),
+      introspection: e.INTROSPECTION === undefined ? !e.MAVI_API_KEY : isTrue(e.INTROSPECTION),
+    }),
+    persistedOperations: Object.freeze({ file: e.PERSISTED_OPERATIONS_FILE, only: isTrue(e.PERSISTED_OPERATIONS_ONLY) }),
   });
 }
+
+const isTrue = (v: string | undefined) => v === 'true' || v === '1';
 
 // Compares the PARSED scheme and hostname: a prefix test lets `http://localhost.evil.tld` (or `HTTP://host`) through.
 // The URL parser lowercases both and writes IPv4 in dotted form (`127.1` and `0x7f.1` become `127.0.0.1`).

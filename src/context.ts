@@ -10,6 +10,7 @@ import type { UpstreamClient } from './upstream/client.js';
 import type { Logger } from './logger.js';
 import type { ImportLimits } from './ingest/import-video.js';
 import type { UploadLimiter } from './ingest/upload-limiter.js';
+import { LOCAL_CALLER, type Caller } from './tenancy.js';
 
 /** Services shared by every operation. */
 export interface Services {
@@ -34,8 +35,10 @@ export interface Services {
 
 export interface Context extends Services {
   loaders: Loaders;
+  /** Who runs this operation: the authenticated tenant, or the local tenant when auth is off. */
+  caller: Caller;
 }
 
-export function createContextFactory(services: Services): () => Context {
-  return () => ({ ...services, loaders: createLoaders(services.metadata) });
+export function createContextFactory(services: Services): (caller?: Caller) => Context {
+  return (caller = LOCAL_CALLER) => ({ ...services, loaders: createLoaders(services.metadata), caller });
 }

@@ -21,6 +21,10 @@ export const ErrorCode = {
   IDEMPOTENCY_KEY_CONFLICT: 'IDEMPOTENCY_KEY_CONFLICT',
   /** The shared registry (Redis) is unreachable: retry, possibly on another instance. */
   SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
+  /** Missing, expired, forged or unsigned token (HTTP 401; graphql-ws close 4401). */
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  /** The tenant's hourly budget of billed work is used up. */
+  QUOTA_EXCEEDED: 'QUOTA_EXCEEDED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
