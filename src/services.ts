@@ -199,10 +199,15 @@ export function createServices(config: Config, deps: GatewayDeps = {}): ServiceR
       await replaySpool();
     },
     readiness: async () => {
+      // At once, not one after another: a probe gets its answer within one check's timeout, not the sum of them.
+      const [redisCheck, engineCheck] = await Promise.all([
+        redis ? checkRedis(redis, 1_000) : undefined,
+        deps.engineUrl ? checkReachable(deps.engineUrl, { fetch: fetchImpl, timeoutMs: 1_000 }) : undefined,
+      ]);
       const checks: Record<string, string> = {};
-      if (redis) checks.redis = await checkRedis(redis, 1_000);
+      if (redisCheck !== undefined) checks.redis = redisCheck;
       if (redisPubSub) checks.redisPubSub = redisPubSub.health();
-      if (deps.engineUrl) checks.engine = await checkReachable(deps.engineUrl, { fetch: fetchImpl, timeoutMs: 1_000 });
+      if (engineCheck !== undefined) checks.engine = engineCheck;
       return { ok: Object.values(checks).every((check) => check === 'ok'), checks };
     },
     async dispose() {
