@@ -1,31 +1,19 @@
 /**
  * The frames gateway as a Federation v2 subgraph: composed with a second subgraph (the catalog fixture) by
- * @theguild/federation-composition, and served by a real Hive Gateway runtime on a real HTTP port.
- *
- * Transports: the runtime loads `@graphql-mesh/transport-<kind>` on demand, and those packages ship with the
- * `@graphql-hive/gateway` CLI, not with `@graphql-hive/gateway-runtime`. So the test passes small `http` and `ws`
- * transports with the same contract (the `http` one hands subscriptions to `options.subscriptions.kind`, as
- * @graphql-mesh/transport-http does); `transportEntries` is exactly the production config in docs/federation.md.
+ * @theguild/federation-composition, and served by a real Hive Gateway runtime with the real http and ws transports
+ * (test/helpers/router.ts, configured exactly as docs/federation.md says) on a real HTTP port.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createGatewayRuntime, type GatewayConfigSupergraph, type GatewayRuntime } from '@graphql-hive/gateway-runtime';
 import { composeServices, type CompositionSuccess } from '@theguild/federation-composition';
-import { parse, print, type DocumentNode, type ExecutionResult } from 'graphql';
-import { createClient, type Client } from 'graphql-ws';
+import { parse } from 'graphql';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { printSchemaFile } from '../../src/schema/print.js';
 import { CATALOG_TYPE_DEFS, start as startCatalog, type CatalogSubgraph } from '../fixtures/catalog-subgraph.js';
-import { createEventQueue, type EventQueue } from '../helpers/deferred.js';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { startTestGateway, TEST_WEBHOOK_SECRET, type GraphQLResponse, type TestGateway } from '../helpers/gateway.js';
+import { startRouter, type TestRouter } from '../helpers/router.js';
 
 const FRAMES_SDL = printSchemaFile();
 const ENTITIES = ['FrameCollection', 'Frame', 'VideoAsset', 'FrameExtractionTask'] as const;
-
-/** The subscription transport the docs prescribe: WS (graphql-ws) on the frames gateway's own /graphql. */
-const TRANSPORT_ENTRIES = { frames: { options: { subscriptions: { kind: 'ws', location: '/graphql' } } } };
 
 const WATCH = /* GraphQL */ `
   subscription Watch($id: ID!) {
@@ -69,140 +57,16 @@ describe('composition', () => {
 
 // ---------------------------------------------------------------------------------------------------------------
 
-interface SubgraphRequest {
-  subgraph: string;
-  kind: 'http' | 'ws';
-  query: string;
-}
-
 let fake: FakeUpstream;
 let gw: TestGateway;
 let catalog: CatalogSubgraph | undefined;
-let runtime: GatewayRuntime | undefined;
-let server: Server | undefined;
-let gatewayUrl: string;
+let router: TestRouter | undefined;
 let assets: { a: string; b: string };
-const subgraphRequests: SubgraphRequest[] = [];
-const wsClients = new Set<Client>();
-const sseStreams = new Set<AbortController>();
 
-/** A subgraph reply as received: untyped JSON (an executor must fit any `TReturn`). */
-type WireResult = ExecutionResult<any>;
-interface SubgraphOperation {
-  document: DocumentNode;
-  variables?: Record<string, unknown>;
-  operationName?: string;
-  signal?: AbortSignal;
-}
-
-/** `http` and `ws` transports for the runtime (see the file header); both record what they send. */
-function testTransports(): NonNullable<GatewayConfigSupergraph['transports']> {
-  return {
-    http: {
-      getSubgraphExecutor({ transportEntry, subgraphName, getTransportExecutor }) {
-        const endpoint = transportEntry.location!;
-        const http = async (request: SubgraphOperation) => {
-          const query = print(request.document);
-          subgraphRequests.push({ subgraph: subgraphName, kind: 'http', query });
-          const res = await fetch(endpoint, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' },
-            body: JSON.stringify({ query, variables: request.variables, operationName: request.operationName }),
-            signal: request.signal,
-          });
-          return (await res.json()) as WireResult;
-        };
-        const subscriptions = transportEntry.options?.['subscriptions'] as { kind: string; location?: string } | undefined;
-        if (!subscriptions) return http;
-        const subscriber = getTransportExecutor({
-          ...transportEntry,
-          kind: subscriptions.kind,
-          location: new URL(subscriptions.location ?? '', endpoint).toString(),
-          options: {},
-        });
-        return async (request) =>
-          request.operationType === 'subscription' ? (await subscriber)(request) : http(request);
-      },
-    },
-    ws: {
-      getSubgraphExecutor({ transportEntry, subgraphName }) {
-        const client = createClient({
-          url: transportEntry.location!.replace(/^http/, 'ws'),
-          webSocketImpl: WebSocket,
-          retryAttempts: 0,
-          lazy: true,
-        });
-        wsClients.add(client);
-        const executor = (request: SubgraphOperation) => {
-          const query = print(request.document);
-          subgraphRequests.push({ subgraph: subgraphName, kind: 'ws', query });
-          return client.iterate({ query, variables: request.variables, operationName: request.operationName }) as AsyncIterable<WireResult>;
-        };
-        return Object.assign(executor, { [Symbol.asyncDispose]: () => client.dispose() });
-      },
-    },
-  };
-}
-
-async function gatewayQuery<T = Record<string, any>>(query: string, variables?: Record<string, unknown>): Promise<GraphQLResponse<T>> {
-  const res = await fetch(gatewayUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' },
-    body: JSON.stringify({ query, variables }),
-  });
-  return (await res.json()) as GraphQLResponse<T>;
-}
-
-interface GatewaySubscription {
-  events: EventQueue<GraphQLResponse>;
-  /** Resolves on the server's `complete` event. */
-  completed: Promise<void>;
-  /** Leaves: aborts the SSE request. */
-  close(): void;
-}
-
-/** An SSE subscription to the federated gateway (`accept: text/event-stream`). */
-function gatewaySubscribe(query: string, variables: Record<string, unknown>): GatewaySubscription {
-  const controller = new AbortController();
-  sseStreams.add(controller);
-  const events = createEventQueue<GraphQLResponse>();
-  const completed = (async () => {
-    const res = await fetch(gatewayUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
-      body: JSON.stringify({ query, variables }),
-      signal: controller.signal,
-    });
-    if (!res.ok || !res.body) throw new Error(`SSE request failed: HTTP ${res.status}`);
-    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-    let buffer = '';
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error('SSE stream ended without a complete event');
-      buffer += value;
-      let end: number;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        if (/^event: complete$/m.test(block)) {
-          await reader.cancel();
-          return;
-        }
-        const data = block
-          .split('\n')
-          .filter((line) => line.startsWith('data:'))
-          .map((line) => line.slice(5).trimStart())
-          .join('\n');
-        if (data) events.push(JSON.parse(data) as GraphQLResponse);
-      }
-    }
-  })().finally(() => {
-    events.close('complete');
-    sseStreams.delete(controller);
-  });
-  completed.catch(() => {});
-  return { events, completed, close: () => controller.abort() };
-}
+const gatewayQuery = <T = Record<string, any>>(query: string, variables?: Record<string, unknown>): Promise<GraphQLResponse<T>> =>
+  router!.query<T>(query, variables);
+const gatewaySubscribe = (query: string, variables: Record<string, unknown>) => router!.subscribe(query, variables);
+const subgraphRequests = () => router!.requests;
 
 async function extract(assetId: string): Promise<string> {
   const res = await gw.graphql(
@@ -222,21 +86,11 @@ async function startFederatedGateway(catalogAssets: Record<string, string | null
   catalog = await startCatalog({ assets: catalogAssets });
   const composed = compose({ sdl: FRAMES_SDL, url: `${gw.url}/graphql` }, { sdl: CATALOG_TYPE_DEFS, url: catalog.url });
   expect(composed.errors).toBeUndefined();
-  runtime = createGatewayRuntime({
-    supergraph: (composed as CompositionSuccess).supergraphSdl,
-    transports: testTransports(),
-    transportEntries: TRANSPORT_ENTRIES,
-    logging: false,
-    landingPage: false,
-  });
-  server = createServer(runtime);
-  await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
-  gatewayUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
+  router = await startRouter((composed as CompositionSuccess).supergraphSdl);
 }
 
 describe('behind Hive Gateway', () => {
   beforeEach(async () => {
-    subgraphRequests.length = 0;
     fake = await startFakeUpstream({ rps: 0 });
     gw = await startTestGateway({ upstreamUrl: fake.url });
     fake.setWebhookUrl(`${gw.url}/webhooks/mavi/${TEST_WEBHOOK_SECRET}`);
@@ -244,19 +98,9 @@ describe('behind Hive Gateway', () => {
   });
 
   afterEach(async () => {
-    for (const controller of sseStreams) controller.abort();
-    await runtime?.dispose();
-    if (server) {
-      const closing = server;
-      await new Promise<void>((resolve) => {
-        closing.close(() => resolve());
-        closing.closeAllConnections();
-      });
-    }
-    await Promise.all([...wsClients].map((client) => client.dispose()));
-    wsClients.clear();
+    await router?.close();
     await catalog?.close();
-    runtime = server = catalog = undefined;
+    router = catalog = undefined;
     await gw.close();
     await fake.close();
   });
@@ -266,7 +110,7 @@ describe('behind Hive Gateway', () => {
     const taskId = await extract(assets.a);
     const done = await fake.completeTask(taskId, { frames: 3, shuffle: true });
     expect(done.status).toBe(200);
-    subgraphRequests.length = 0;
+    subgraphRequests().length = 0;
     const callsBefore = fake.calls.length;
 
     const res = await gatewayQuery(/* GraphQL */ `
@@ -299,8 +143,8 @@ describe('behind Hive Gateway', () => {
     expect(v3).toEqual({ id: 'v3', title: 'Video v3', asset: null });
 
     // One request per subgraph: the catalog list, then both assets in a single _entities batch.
-    expect(subgraphRequests.map((r) => r.subgraph)).toEqual(['catalog', 'frames']);
-    expect(subgraphRequests[1]!.query).toContain('_entities(representations:');
+    expect(subgraphRequests().map((r) => r.subgraph)).toEqual(['catalog', 'frames']);
+    expect(subgraphRequests()[1]!.query).toContain('_entities(representations:');
     // Upstream: asset A is still in the shared metadata cache from extractFrames; B and the collection cost one call each.
     const upstream = fake.calls.slice(callsBefore).map((c) => `${c.method} ${c.path}`);
     expect(upstream.sort()).toEqual([`GET /${assets.b}/metadata`, `GET /${done.collectionId}/metadata`].sort());
@@ -403,7 +247,7 @@ describe('behind Hive Gateway', () => {
       asset: { id: assets.a, filename: 'a.mp4' },
       collection: null,
     });
-    expect(subgraphRequests.filter((r) => r.kind === 'ws').map((r) => r.subgraph)).toEqual(['frames']);
+    expect(subgraphRequests().filter((r) => r.kind === 'ws').map((r) => r.subgraph)).toEqual(['frames']);
 
     const done = await fake.completeTask(taskId, { frames: 2 });
     expect(done.status).toBe(200);
