@@ -15,7 +15,8 @@ export interface LuaScript {
   sha: string;
 }
 
-function script(source: string): LuaScript {
+/** Names a Lua source by its SHA1 for {@link runScript}. */
+export function script(source: string): LuaScript {
   return { source, sha: createHash('sha1').update(source).digest('hex') };
 }
 
