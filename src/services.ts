@@ -83,6 +83,7 @@ export function createServices(config: Config, deps: GatewayDeps = {}): ServiceR
   const scheduler: Scheduler = redis
     ? wrapSchedulerWithPacer(
         localScheduler,
+    maxQueuedPerTenant: config.tenants.maxQueued,
         createRedisPacer({
           redis,
           // One pacer per upstream ACCOUNT (keys of an account share its limit; the key itself is never stored).

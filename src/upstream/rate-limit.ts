@@ -1,10 +1,11 @@
 /**
- * The per-account call scheduler (a FIFO queue whose starts are spaced at the account rate) and the backoff helper
- * used for retries. Timers are `globalThis.setTimeout`/`clearTimeout` and the default clock is `performance.now`,
- * so vitest's fake timers drive both.
+ * The per-account call scheduler (starts spaced at the account rate, tenants served round-robin) and the backoff
+ * helper used for retries. Timers are `globalThis.setTimeout`/`clearTimeout` and the default clock is
+ * `performance.now`, so vitest's fake timers drive both.
  */
 import { AsyncResource } from 'node:async_hooks';
 import { markQueued } from '../observability/spans.js';
+import { currentTenant } from '../tenancy.js';
 import { UpstreamError, disposedError } from './errors.js';
 
 export interface ScheduleOptions {
@@ -18,7 +19,7 @@ export interface Scheduler {
   schedule<T>(task: () => Promise<T>, options?: ScheduleOptions): Promise<T>;
   /** Calls started so far (for metrics and tests). */
   readonly started: number;
-  /** Calls waiting in the queue. */
+  /** Calls waiting in the queue (every lane). */
   readonly pending: number;
   dispose(): void;
 }
@@ -28,6 +29,11 @@ export interface SchedulerOptions {
   rps: number;
   /** Default for {@link ScheduleOptions.maxWaitMs}; no limit when absent. */
   maxWaitMs?: number;
+  /**
+   * Calls one tenant may have waiting (TENANT_MAX_QUEUED); one more is refused at once with RATE_LIMITED. No cap
+   * when absent. The system lane (calls made outside any tenant) is not capped: only `maxWaitMs` bounds it.
+   */
+  maxQueuedPerTenant?: number;
   /** Monotonic clock in ms. Default `performance.now()`. */
   now?: () => number;
   /**
@@ -37,16 +43,30 @@ export interface SchedulerOptions {
   marginMs?: number;
 }
 
+/**
+ * The lane of calls made outside any tenant (`currentTenant()` undefined: media misses, start-up, background work).
+ * A symbol, so no tenant name (a JWT claim) can land in it; it takes its round-robin turn like any tenant.
+ */
+export const SYSTEM_LANE: unique symbol = Symbol('system');
+type LaneKey = string | typeof SYSTEM_LANE;
+
 interface Entry {
+  lane: LaneKey;
   start(): void;
   fail(reason: unknown): void;
 }
 
 /**
  * Creates the scheduler. Consecutive starts are at least `1000 / rps` (+ `marginMs`) ms apart, so no 1000 ms window
- * holds more than `rps` starts; tasks start in FIFO order.
+ * holds more than `rps` starts.
  *
- * The expected wait checked against `maxWaitMs` is `time to the next free slot + (tasks queued ahead) × interval`.
+ * Calls queue per tenant (`currentTenant()` when `schedule` is called; the {@link SYSTEM_LANE} outside any tenant),
+ * FIFO within a lane, and each free slot goes to the next lane in a round-robin ring: a tenant that queued 200 calls
+ * delays another tenant's first call by at most one slot per other busy lane, not by its 200 calls.
+ *
+ * The expected wait checked against `maxWaitMs` is, for a call that would be the k-th waiting in its lane, `time to
+ * the next free slot + (k + Σ over other lanes of min(their length, k + 1)) × interval`: an upper bound of the slots
+ * served before it (a lane later in the ring serves only k of them).
  *
  * Only the START of a task is spaced; how long it runs is not limited (the upstream limits request rate, not
  * concurrency). A queued task is removed when its signal aborts (rejecting with `signal.reason`).
@@ -55,24 +75,49 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   if (!(options.rps > 0) || !Number.isFinite(options.rps)) throw new RangeError('rps must be a positive number');
   const now = options.now ?? (() => performance.now());
   const interval = 1000 / options.rps + (options.marginMs ?? 0);
-  const queue: Entry[] = [];
+  const maxQueued = options.maxQueuedPerTenant;
+  // Only non-empty lanes, in ring order: a Map iterates in insertion order, so the served lane is moved to the end.
+  const lanes = new Map<LaneKey, Entry[]>();
+  let pending = 0;
   // The earliest time the next start is allowed.
   let nextStartAt = Number.NEGATIVE_INFINITY;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let started = 0;
   let disposed = false;
 
-  /** Expected ms until a task enqueued now starts (the tasks queued ahead start first). */
-  const expectedWait = (): number => {
+  /** Expected ms until a call enqueued now in `lane` starts (see the bound in the doc above). */
+  const expectedWait = (lane: LaneKey): number => {
     const t = now();
-    return Math.max(0, Math.max(nextStartAt, t) + queue.length * interval - t);
+    const ahead = lanes.get(lane)?.length ?? 0;
+    let slots = ahead;
+    for (const [key, entries] of lanes) if (key !== lane) slots += Math.min(entries.length, ahead + 1);
+    return Math.max(0, Math.max(nextStartAt, t) + slots * interval - t);
+  };
+
+  /** The head of the next lane in the ring; the lane moves to the ring's end (or leaves it when emptied). */
+  const takeNext = (): Entry => {
+    const [key, entries] = lanes.entries().next().value as [LaneKey, Entry[]];
+    const entry = entries.shift() as Entry;
+    lanes.delete(key);
+    if (entries.length > 0) lanes.set(key, entries);
+    pending--;
+    return entry;
+  };
+
+  const remove = (entry: Entry): void => {
+    const entries = lanes.get(entry.lane);
+    const index = entries?.indexOf(entry) ?? -1;
+    if (!entries || index < 0) return;
+    entries.splice(index, 1);
+    pending--;
+    if (entries.length === 0) lanes.delete(entry.lane);
   };
 
   const pump = (): void => {
     if (timer !== undefined) clearTimeout(timer);
     timer = undefined;
     for (;;) {
-      if (queue.length === 0) return;
+      if (pending === 0) return;
       const t = now();
       if (t < nextStartAt) {
         // ceil: never wake up before the slot (a fractional interval would otherwise spin on 0 ms timers).
@@ -80,40 +125,45 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         return;
       }
       nextStartAt = Math.max(nextStartAt, t) + interval;
-      (queue.shift() as Entry).start();
+      takeNext().start();
     }
+  };
+
+  /** Why a call for `lane` may not queue (the tenant's cap, or the expected wait), or undefined. */
+  const refusal = (lane: LaneKey, maxWaitMs: number | undefined): UpstreamError | undefined => {
+    const queued = lanes.get(lane)?.length ?? 0;
+    if (lane !== SYSTEM_LANE && maxQueued !== undefined && queued >= maxQueued) {
+      return new UpstreamError('RATE_LIMITED', `this tenant already has ${queued} upstream calls queued (TENANT_MAX_QUEUED)`, {
+        retryAfterSeconds: Math.max(1, Math.ceil(expectedWait(lane) / 1000)),
+      });
+    }
+    if (maxWaitMs === undefined) return undefined;
+    const wait = expectedWait(lane);
+    if (wait <= maxWaitMs) return undefined;
+    return new UpstreamError('RATE_LIMITED', `upstream call queue is full: expected wait ${Math.ceil(wait)} ms exceeds ${maxWaitMs} ms`, {
+      retryAfterSeconds: Math.max(1, Math.ceil(wait / 1000)),
+    });
   };
 
   const schedule = <T>(task: () => Promise<T>, callOptions: ScheduleOptions = {}): Promise<T> => {
     const { signal } = callOptions;
     if (disposed) return Promise.reject(disposedError('upstream scheduler', 'the call'));
     if (signal?.aborted) return Promise.reject(signal.reason);
-    const maxWaitMs = callOptions.maxWaitMs ?? options.maxWaitMs;
-    if (maxWaitMs !== undefined) {
-      const wait = expectedWait();
-      if (wait > maxWaitMs) {
-        const retryAfterSeconds = Math.max(1, Math.ceil(wait / 1000));
-        return Promise.reject(
-          new UpstreamError(
-            'RATE_LIMITED',
-            `upstream call queue is full: expected wait ${Math.ceil(wait)} ms exceeds ${maxWaitMs} ms`,
-            { retryAfterSeconds },
-          ),
-        );
-      }
-    }
+    const lane: LaneKey = currentTenant() ?? SYSTEM_LANE;
+    const refused = refusal(lane, callOptions.maxWaitMs ?? options.maxWaitMs);
+    if (refused) return Promise.reject(refused);
     // Started by whichever caller's timer fires: bound here so the task runs in ITS caller's async context (request
     // id on log lines, the active trace span), not in the context of the call that happened to arm the timer.
     // markQueued: the CLIENT span of the call records its wait for the slot (frames.upstream.queue_wait_ms).
     const run = AsyncResource.bind(markQueued(task));
     return new Promise<T>((resolve, reject) => {
       const onAbort = (): void => {
-        const index = queue.indexOf(entry);
-        if (index >= 0) queue.splice(index, 1);
+        remove(entry);
         reject(signal?.reason);
         pump();
       };
       const entry: Entry = {
+        lane,
         start() {
           signal?.removeEventListener('abort', onAbort);
           started++;
@@ -131,7 +181,10 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         },
       };
       signal?.addEventListener('abort', onAbort, { once: true });
-      queue.push(entry);
+      const entries = lanes.get(lane);
+      if (entries) entries.push(entry);
+      else lanes.set(lane, [entry]);
+      pending++;
       pump();
     });
   };
@@ -142,14 +195,17 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       return started;
     },
     get pending() {
-      return queue.length;
+      return pending;
     },
     dispose() {
       if (disposed) return;
       disposed = true;
       if (timer !== undefined) clearTimeout(timer);
       timer = undefined;
-      for (const entry of queue.splice(0)) entry.fail(disposedError('upstream scheduler', 'the call'));
+      const waiting = [...lanes.values()].flat();
+      lanes.clear();
+      pending = 0;
+      for (const entry of waiting) entry.fail(disposedError('upstream scheduler', 'the call'));
     },
   };
 }
