@@ -186,6 +186,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.MAVI_API_KEY && !mayCarryKey(new URL(e.MAVI_BASE_URL))) {
     problems.push('MAVI_BASE_URL: must be https, or http to localhost, 127.0.0.0/8 or [::1] (the API key would travel in clear text)');
   }
+  // Fail closed with real money: a reachable gateway without auth would let anyone start billed extractions.
+  if (e.MAVI_API_KEY && !e.AUTH_JWT_SECRET && !e.AUTH_JWKS_URL && !isTrue(e.AUTH_DISABLED) && !isLoopbackHost(e.HOST)) {
+    problems.push(
+      `HOST: ${e.HOST} is reachable from other machines and MAVI_API_KEY is set, but no authentication is configured: ` +
+        'set AUTH_JWT_SECRET (HS256) or AUTH_JWKS_URL (RS256/ES256), or AUTH_DISABLED=true when a router in front authenticates',
+    );
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const webhookSecret = e.MAVI_WEBHOOK_SECRET ?? randomBytes(24).toString('base64url');
@@ -263,6 +270,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 
 const isTrue = (v: string | undefined) => v === 'true' || v === '1';
 
+/** Whether binding to `host` keeps the gateway on this machine (`0.0.0.0`, `::` and any other address do not). */
+function isLoopbackHost(host: string): boolean {
+  const bare = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  return bare === 'localhost' || bare === '::1' || (isIP(bare) === 4 && bare.startsWith('127.'));
+}
+
 // Compares the PARSED scheme and hostname: a prefix test lets `http://localhost.evil.tld` (or `HTTP://host`) through.
 // The URL parser lowercases both and writes IPv4 in dotted form (`127.1` and `0x7f.1` become `127.0.0.1`).
 function mayCarryKey(url: URL): boolean {
@@ -284,10 +297,10 @@ export function maskSecret(secret: string): string {
 
 /**
  * Every configured credential, for the logger to scrub from each line: the API key, the webhook secret (part of the
- * webhook URL), the media signing secret and the metrics token. The one list, so a new secret cannot be missed by one
- * of the places that build a logger.
+ * webhook URL), the media signing secret, the metrics token and the JWT secret. The one list, so a new secret cannot
+ * be missed by one of the places that build a logger.
  */
 export function configSecrets(config: Config): string[] {
-  const all = [config.upstream.apiKey, config.webhook.secret, config.media.signingSecret, config.metricsToken];
+  const all = [config.upstream.apiKey, config.webhook.secret, config.media.signingSecret, config.metricsToken, config.auth.jwtSecret];
   return all.filter((secret): secret is string => !!secret);
 }

@@ -124,6 +124,7 @@ describe('/readyz checks', () => {
       return new Promise((_resolve, reject) => init?.signal?.addEventListener('abort', () => reject(init.signal!.reason)));
     };
     const config = loadConfig({
+      HOST: '127.0.0.1',
       MAVI_API_KEY: TEST_API_KEY,
       MAVI_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
       REDIS_URL: relay.url,

@@ -45,7 +45,7 @@ describe('schema/schema.graphql', () => {
 
 describe('typed documents (codegen client preset)', () => {
   const gateway = createGateway(
-    loadConfig({ MAVI_API_KEY: 'sk-test', MAVI_WEBHOOK_SECRET: 'unit-test-secret-0123456789', MAVI_BASE_URL: 'http://127.0.0.1:9', LOG_LEVEL: 'silent' }),
+    loadConfig({ MAVI_API_KEY: 'sk-test', MAVI_WEBHOOK_SECRET: 'unit-test-secret-0123456789', MAVI_BASE_URL: 'http://127.0.0.1:9', HOST: '127.0.0.1', LOG_LEVEL: 'silent' }),
     { logger: silentLogger },
   );
   afterAll(() => gateway.stop());
