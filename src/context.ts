@@ -4,6 +4,7 @@
  */
 import { createLoaders, type Loaders } from './loaders/index.js';
 import type { MetadataCache } from './loaders/metadata-cache.js';
+import type { OwnershipStore } from './jobs/ownership.js';
 import type { TaskService } from './jobs/tasks.js';
 import type { PubSub } from './pubsub/index.js';
 import type { UpstreamClient } from './upstream/client.js';
@@ -17,6 +18,8 @@ export interface Services {
   client: UpstreamClient;
   metadata: MetadataCache;
   tasks: TaskService;
+  /** Who owns which asset, task and collection (checked for authenticated callers; the tenant lists). */
+  ownership: OwnershipStore;
   pubsub: PubSub;
   logger: Logger;
   /** Signed gateway URL for a media id (`re_`, `im_`, `imc_`). */

@@ -7,6 +7,9 @@ import { createHash } from 'node:crypto';
 import { configSecrets, type Config } from './config.js';
 import type { Services } from './context.js';
 import { handleCallbackBody } from './jobs/callbacks.js';
+import { createMemoryOwnershipStore } from './jobs/ownership-memory.js';
+import { createRedisOwnershipStore } from './jobs/ownership-redis.js';
+import type { OwnershipStore } from './jobs/ownership.js';
 import { createRedisTaskStore } from './jobs/redis-store.js';
 import { checkRedis, createRegistryConnection, guardRegistry } from './jobs/registry-guard.js';
 import { createMemoryTaskStore, type TaskStore } from './jobs/store.js';
@@ -34,6 +37,7 @@ export interface GatewayDeps {
   /** fetch used for upstream calls and URL imports (tests inject nothing: they run a real fake upstream). */
   fetch?: typeof fetch;
   store?: TaskStore;
+  ownership?: OwnershipStore;
   pubsub?: PubSub;
   now?: () => number;
   /**
@@ -110,6 +114,13 @@ export function createServices(config: Config, deps: GatewayDeps = {}): ServiceR
     (redis
       ? guardRegistry(createRedisTaskStore({ redis, now, prefix: config.redisPrefix, retentionMs }), redis)
       : createMemoryTaskStore({ retentionMs }));
+  // Task ownership expires with the task record; assets and collections stay until deleted (see jobs/ownership.ts).
+  const ownershipRetention = { task: retentionMs };
+  const ownership =
+    deps.ownership ??
+    (redis
+      ? guardRegistry(createRedisOwnershipStore({ redis, prefix: config.redisPrefix, retentionMs: ownershipRetention }), redis)
+      : createMemoryOwnershipStore({ retentionMs: ownershipRetention, now }));
   const redisPubSub: RedisPubSub | undefined =
     !deps.pubsub && config.redisUrl ? createRedisPubSub({ url: config.redisUrl, logger, channelPrefix: config.redisPrefix }) : undefined;
   const pubsub = deps.pubsub ?? redisPubSub ?? createPubSub();
@@ -127,6 +138,7 @@ export function createServices(config: Config, deps: GatewayDeps = {}): ServiceR
     : undefined;
   const tasks: TaskService = createTaskService({
     store,
+    ownership,
     pubsub,
     client,
     logger,
@@ -176,6 +188,7 @@ export function createServices(config: Config, deps: GatewayDeps = {}): ServiceR
     logger,
     scheduler,
     store,
+    ownership,
     mediaUrl: currentSigner.url,
     subscriptionRecheckMs: config.tasks.subscriptionRecheckMs,
     lateResultGraceSeconds: config.tasks.lateResultGraceSeconds,
@@ -221,6 +234,7 @@ export function createServices(config: Config, deps: GatewayDeps = {}): ServiceR
       services.uploads.dispose();
       scheduler.dispose();
       await store.dispose();
+      await ownership.dispose();
       if (redis) await closeRedis(redis);
     },
   };

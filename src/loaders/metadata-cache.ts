@@ -21,7 +21,10 @@ export interface MetadataCacheOptions {
 
 export interface MetadataCache {
   get(id: string): Promise<AssetMetadata>;
-  /** Drops an id (after an upload or delete through this gateway). */
+  /**
+   * Drops an id (after an upload or delete through this gateway); a collection (`im_<n>`) takes its frames
+   * (`imc_<n>_*`) with it. A read of the id already in flight is not cached when it lands.
+   */
   invalidate(id: string): void;
   readonly size: number;
 }
@@ -53,15 +56,27 @@ export function createMetadataCache(options: MetadataCacheOptions): MetadataCach
         .then((metadata) => {
           // A collection whose listing is still partial is not final yet: cache it briefly only.
           const partial = metadata.total > metadata.resources.length;
-          cache.set(id, metadata, { ttl: partial ? pendingTtl : ttlFor(id, metadata) });
+          // Invalidated while in flight (deleted meanwhile): answer this caller, keep nothing.
+          if (inFlight.get(id) === promise) cache.set(id, metadata, { ttl: partial ? pendingTtl : ttlFor(id, metadata) });
           return metadata;
         })
-        .finally(() => inFlight.delete(id));
+        .finally(() => {
+          if (inFlight.get(id) === promise) inFlight.delete(id);
+        });
       inFlight.set(id, promise);
       return promise;
     },
     invalidate(id) {
       cache.delete(id);
+      inFlight.delete(id);
+      if (!id.startsWith('im_')) return;
+      const framePrefix = `imc_${id.slice(3)}_`;
+      for (const key of [...cache.keys(), ...inFlight.keys()]) {
+        if (key.startsWith(framePrefix)) {
+          cache.delete(key);
+          inFlight.delete(key);
+        }
+      }
     },
     get size() {
       return cache.size;

@@ -86,6 +86,8 @@ export interface DiskCache {
   protect(test: (key: string) => boolean): () => void;
   /** Removes an entry (e.g. its file vanished). Returns whether it existed. */
   delete(key: string): Promise<boolean>;
+  /** Removes every entry whose key passes `test` (a deleted collection's zip and frames); returns how many. */
+  deleteWhere(test: (key: string) => boolean): Promise<number>;
   stats(): CacheStats;
   /** Stops accepting calls. Files stay on disk for the next start. */
   dispose(): Promise<void>;
@@ -296,6 +298,17 @@ export function createDiskCache(options: DiskCacheOptions): DiskCache {
       }
       await removeFiles(key);
       return entry !== undefined;
+    },
+    async deleteWhere(test) {
+      if (disposed) throw new Error('disk cache disposed');
+      if (!loaded) await readyPromise;
+      const victims = [...index.values()].filter((entry) => test(entry.key));
+      for (const entry of victims) {
+        index.delete(entry.key);
+        bytes -= entry.size;
+      }
+      await Promise.all(victims.map((entry) => removeFiles(entry.key)));
+      return victims.length;
     },
     stats: () => ({ entries: index.size, bytes, hits, misses }),
     async dispose() {

@@ -66,6 +66,11 @@ export interface MediaService {
   isCached(id: string): boolean;
   /** Drops a cache entry whose file turned out to be gone (evicted between lookup and open). */
   forget(key: string): Promise<void>;
+  /**
+   * Drops everything cached for an id deleted upstream: a collection's zip and all its frames, a frame, or a video.
+   * Waits for a load of it already under way first, so that load cannot write the bytes back afterwards.
+   */
+  evict(id: string): Promise<void>;
   /** Aborts in-flight upstream downloads. */
   dispose(): Promise<void>;
 }
@@ -252,6 +257,20 @@ export function createMediaService(options: MediaServiceOptions): MediaService {
     isCached: (id) => cache.has(id),
     async forget(key) {
       await cache.delete(key);
+    },
+    async evict(id) {
+      const collectionId = classifyMediaId(id) === 'collection' ? id : null;
+      const loads = [collectionLoads.get(id), frameLoads.get(id), videoLoads.get(id)];
+      if (collectionId) {
+        for (const [frameId, load] of frameLoads) if (collectionIdOfFrame(frameId) === collectionId) loads.push(load);
+      }
+      await Promise.all(loads.map((load) => load?.catch(() => undefined)));
+      if (!collectionId) {
+        await cache.delete(id);
+        return;
+      }
+      unmatched.delete(collectionId);
+      await cache.deleteWhere((key) => key === collectionId || collectionIdOfFrame(key) === collectionId);
     },
     async dispose() {
       aborter.abort();
