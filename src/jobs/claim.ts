@@ -35,7 +35,11 @@ export interface SubmissionClaimDeps {
   maxWaitMs: number;
 }
 
-/** `run(assetId, work)`: runs `work.submit` under the asset's claim, or answers with the holder's task. */
+/**
+ * `run(assetId, work)`: runs `work.submit` under the asset's claim, or answers with the holder's task. The task
+ * service passes the asset id scoped to the tenant (`scopedToTenant`): claims, and the holder's task a waiter is
+ * answered with, are per tenant, so one tenant never waits for (or is handed) another's extraction.
+ */
 export type SubmitUnderClaim = (assetId: string, work: ClaimedWork) => Promise<ClaimedSubmission>;
 
 /** Creates the claim runner. Timers are the global ones, so tests drive them with fake timers. */

@@ -4,11 +4,14 @@
  * error would invite a second paid submit). The spool replays the registration through {@link Registrar.register}.
  */
 import type { Logger } from '../logger.js';
+import type { OwnershipStore } from './ownership.js';
 import { RegistryUnavailableError } from './registry-guard.js';
-import type { TaskRecord, TaskStatus, TaskStore } from './store.js';
+import { taskTenant, type TaskRecord, type TaskStatus, type TaskStore } from './store.js';
 
 export interface RegistrarDeps {
   store: TaskStore;
+  /** Where the task (and a collection a parked callback brought) is recorded as its tenant's; none in lifecycle-only tests. */
+  ownership?: OwnershipStore | undefined;
   logger: Logger;
   now: () => number;
   /** Announces a task a parked callback completed at registration (task events are published by the task service). */
@@ -34,6 +37,8 @@ export function createRegistrar(deps: RegistrarDeps): Registrar {
 
   const register = async (record: TaskRecord): Promise<TaskRecord> => {
     const { task, appliedParked } = await store.insert(record, deps.now());
+    // Part of the registration, so a spooled one replays it too (claims are idempotent).
+    await recordOwnership(deps.ownership, task, logger);
     if (appliedParked) {
       logger.info('applied a callback that arrived before the task was registered', { taskId: task.id });
       deps.onTransition?.(task.status);
@@ -65,4 +70,23 @@ export function createRegistrar(deps: RegistrarDeps): Registrar {
     registerOrSpool: (record) => register(record).catch((error: unknown) => spool(record, error)),
     isSpooled: (task) => spooled.has(task),
   };
+}
+
+/**
+ * Records `task` as its tenant's, and its collection once SUCCEEDED (owned by the task's tenant). Idempotent, and
+ * called again whenever the task finishes: a task's ownership then restarts its retention, as the task record does.
+ * `only: 'collection'` for a duplicate callback, which must not extend the task's retention past its record's.
+ */
+export async function recordOwnership(
+  ownership: OwnershipStore | undefined,
+  task: TaskRecord,
+  logger: Logger,
+  only?: 'collection',
+): Promise<void> {
+  if (!ownership) return;
+  const tenant = taskTenant(task);
+  if (only !== 'collection') await ownership.claim('task', task.id, tenant, task.submittedAt);
+  if (task.status !== 'SUCCEEDED' || !task.collectionId) return;
+  const owner = await ownership.claim('collection', task.collectionId, tenant, task.completedAt ?? task.submittedAt);
+  if (owner !== tenant) logger.error('collection already owned by another tenant', { taskId: task.id, collectionId: task.collectionId, tenant, owner });
 }

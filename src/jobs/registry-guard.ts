@@ -10,6 +10,7 @@
  * those failures apart from Redis answering with an error (a bug, not an outage).
  */
 import { Redis, ReplyError, type RedisOptions } from 'ioredis';
+import type { OwnershipStore } from './ownership.js';
 import type { TaskStore } from './store.js';
 
 /**
@@ -63,7 +64,7 @@ export function isRedisUnavailable(error: unknown, redis: Pick<Redis, 'status'>)
  * A Proxy rather than a hand-written wrapper: the TaskStore interface grows (claims, idempotency bindings), and a
  * method added later must not slip past the translation.
  */
-export function guardRegistry<T extends TaskStore>(store: T, redis: Pick<Redis, 'status'>): T {
+export function guardRegistry<T extends TaskStore | OwnershipStore>(store: T, redis: Pick<Redis, 'status'>): T {
   return new Proxy(store, {
     get(target, property, receiver) {
       const value: unknown = Reflect.get(target, property, receiver);

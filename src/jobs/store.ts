@@ -3,6 +3,7 @@
  * `TaskStore` is the interface; `createMemoryTaskStore` the single-instance implementation (`redis-store.ts` the
  * shared one). Every state change is a compare-and-set, so duplicate callbacks or two instances cannot apply twice.
  */
+import { LOCAL_TENANT } from '../tenancy.js';
 
 export type TaskStatus = 'PENDING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT';
 
@@ -20,7 +21,13 @@ export interface TaskRecord {
   completedAt: number | null;
   /** Epoch ms after which a PENDING task becomes TIMED_OUT. */
   deadlineAt: number;
+  /**
+   * As the task service stores it: scoped to the tenant (see `scopedToTenant` in tasks.ts), so two tenants' equal
+   * keys are two keys.
+   */
   idempotencyKey: string | null;
+  /** Who submitted it (absent on records written before tenants existed: those are the local tenant's). */
+  tenant?: string;
   /**
    * W3C trace context of the span that submitted the task (absent when tracing is off, or on records written before
    * it existed): the webhook span that completes the task links to it.
@@ -101,9 +108,15 @@ export function canTransition(from: TaskStatus, to: TaskOutcome['status']): bool
 
 /** A copy with only the declared fields: whatever else rides on the object never reaches Redis or a spool file. */
 export function taskFields(task: TaskRecord): TaskRecord {
-  const { id, assetId, status, collectionId, frameIds, error, submittedAt, completedAt, deadlineAt, idempotencyKey, traceparent } = task;
+  const { id, assetId, status, collectionId, frameIds, error, submittedAt, completedAt, deadlineAt, idempotencyKey, tenant, traceparent } = task;
   const fields: TaskRecord = { id, assetId, status, collectionId, frameIds, error, submittedAt, completedAt, deadlineAt, idempotencyKey };
+  if (tenant !== undefined) fields.tenant = tenant;
   return traceparent ? { ...fields, traceparent } : fields;
+}
+
+/** The tenant a task belongs to. */
+export function taskTenant(task: Pick<TaskRecord, 'tenant'>): string {
+  return task.tenant ?? LOCAL_TENANT;
 }
 
 export function applyOutcome(task: TaskRecord, outcome: TaskOutcome): TaskRecord {

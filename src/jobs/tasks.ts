@@ -7,9 +7,11 @@ import type { AssetResource, ExtractFramesCallback } from '../upstream/types.js'
 import type { Logger } from '../logger.js';
 import type { PubSub } from '../pubsub/index.js';
 import { activeTraceparent, linkActiveSpanTo, tracePublish } from '../observability/spans.js';
+import { LOCAL_TENANT } from '../tenancy.js';
 import { createSubmissionClaims } from './claim.js';
-import { createRegistrar } from './registration.js';
-import { TERMINAL_STATUSES, type TaskOutcome, type TaskRecord, type TaskStatus, type TaskStore } from './store.js';
+import type { OwnershipStore } from './ownership.js';
+import { createRegistrar, recordOwnership } from './registration.js';
+import { TERMINAL_STATUSES, taskTenant, type TaskOutcome, type TaskRecord, type TaskStatus, type TaskStore } from './store.js';
 
 const VIDEO_EXTENSIONS = new Set(['mp4', 'mov', 'avi', 'webm', 'mkv', 'flv', 'wmv', 'mpeg', 'mpg', 'm4v', '3gp', 'ts']);
 
@@ -41,8 +43,13 @@ export class IdempotencyKeyInUseError extends Error {
 export interface SubmitOptions {
   /** Re-extract even when a pending or recent task exists (billed again). */
   force?: boolean;
-  /** The same key always returns the same task; with another asset it is an {@link IdempotencyKeyInUseError}. */
+  /**
+   * The same key always returns the same task; with another asset it is an {@link IdempotencyKeyInUseError}. Keys
+   * are the tenant's own (printable ASCII without spaces, as the schema checks), as are reuse and dedupe.
+   */
   idempotencyKey?: string | null;
+  /** Who submits: reuse, dedupe and keys only ever answer with this tenant's tasks. Default the local tenant. */
+  tenant?: string;
 }
 
 export interface SubmitResult {
@@ -53,6 +60,8 @@ export interface SubmitResult {
 
 export interface TaskServiceDeps {
   store: TaskStore;
+  /** Records each task, and the collection it produced, as its tenant's; none in lifecycle-only unit tests. */
+  ownership?: OwnershipStore;
   pubsub: PubSub;
   client: UpstreamClient;
   /** Current metadata of a `re_` asset (through the shared metadata cache); throws UpstreamError NOT_FOUND. */
@@ -114,6 +123,14 @@ export function isTerminal(task: TaskRecord): boolean {
   return TERMINAL_STATUSES.has(task.status);
 }
 
+/**
+ * A key (or asset id) in the tenant's namespace: bare for the local tenant (so keys bound before tenants existed keep
+ * answering), else `<tenant> <value>`. Unambiguous because values never contain a space: the last one separates.
+ */
+export function scopedToTenant(tenant: string, value: string): string {
+  return tenant === LOCAL_TENANT ? value : `${tenant} ${value}`;
+}
+
 export function createTaskService(deps: TaskServiceDeps): TaskService {
   const { store, pubsub, client, logger } = deps;
   const now = deps.now ?? Date.now;
@@ -131,6 +148,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
     logger,
     now,
     publish,
+    ownership: deps.ownership,
     onTransition: deps.onTransition,
     spoolRegistration: deps.spoolRegistration,
   });
@@ -138,6 +156,11 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
   const finish = async (id: string, outcome: TaskOutcome) => {
     const result = await store.complete(id, outcome);
     linkActiveSpanTo(result.task?.traceparent);
+    if (result.task) {
+      // Before publishing: a subscriber that sees SUCCEEDED can open the collection at once. A duplicate records the
+      // collection again, for the replay of a callback whose first attempt stopped before this.
+      await recordOwnership(deps.ownership, result.task, logger, result.changed ? undefined : 'collection');
+    }
     if (result.changed && result.task) {
       deps.onTransition?.(result.task.status);
       publish(result.task);
@@ -154,17 +177,18 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
       completedAt: now(),
     });
 
-  const findReusable = async (assetId: string): Promise<TaskRecord | undefined> => {
+  const findReusable = async (assetId: string, tenant: string): Promise<TaskRecord | undefined> => {
     const tasks = await store.listByAsset(assetId);
     const since = now() - deps.reuseSeconds * 1000;
     return tasks.find(
       (t) =>
-        (t.status === 'PENDING' && t.deadlineAt > now()) ||
-        (t.status === 'SUCCEEDED' && deps.reuseSeconds > 0 && (t.completedAt ?? 0) > since),
+        taskTenant(t) === tenant &&
+        ((t.status === 'PENDING' && t.deadlineAt > now()) ||
+          (t.status === 'SUCCEEDED' && deps.reuseSeconds > 0 && (t.completedAt ?? 0) > since)),
     );
   };
 
-  const startNew = async (assetId: string, idempotencyKey: string | null): Promise<SubmitResult> => {
+  const startNew = async (assetId: string, idempotencyKey: string | null, tenant: string): Promise<SubmitResult> => {
     const asset = await deps.lookupAsset(assetId);
     if (asset.uploadStatus !== 'SUCCESS') {
       throw new ExtractionRejectedError(
@@ -190,6 +214,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
       completedAt: null,
       deadlineAt: submittedAt + deps.timeoutSeconds * 1000,
       idempotencyKey,
+      tenant,
       // The submitting span (the mutation's), for the webhook span to link to: the callback comes in another trace.
       ...traceContextField(),
     };
@@ -214,34 +239,51 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
     promise.then(clear, clear);
   };
 
-  const submitForAsset = async (assetId: string, key: string | null, force: boolean): Promise<SubmitResult> => {
+  /** One submit request: the raw key is for messages, the scoped one is what the registry binds. */
+  interface Request {
+    assetId: string;
+    tenant: string;
+    key: string | null;
+    storeKey: string | null;
+    force: boolean;
+  }
+
+  const submitForAsset = async (req: Request): Promise<SubmitResult> => {
+    const { assetId, tenant, key, storeKey } = req;
     // A key keeps answering the task it first got, whatever else happened since (force included).
     const bindKey = async (result: SubmitResult): Promise<SubmitResult> => {
       // A spooled registration binds its own key when it is replayed (the registry is away right now).
-      if (!key || (registrar.isSpooled(result.task) && result.task.idempotencyKey === key)) return result;
-      const bound = await store.bindIdempotencyKey(key, result.task.id);
+      if (!key || !storeKey || (registrar.isSpooled(result.task) && result.task.idempotencyKey === storeKey)) return result;
+      const bound = await store.bindIdempotencyKey(storeKey, result.task.id);
       return bound && bound.id !== result.task.id ? answerKey(key, assetId, bound) : result;
     };
-    if (!force) {
-      const reusable = await findReusable(assetId);
+    // Per tenant: another tenant's pending task, flight or claim on the same asset is never this caller's answer.
+    const scopedAsset = scopedToTenant(tenant, assetId);
+    if (!req.force) {
+      const reusable = await findReusable(assetId, tenant);
       if (reusable) return bindKey({ task: reusable, reused: true });
       // Concurrent submits for one asset (keyed or not) share a single upstream call.
-      const pending = inFlight.get(`asset:${assetId}`);
+      const pending = inFlight.get(`asset:${scopedAsset}`);
       if (pending) return pending.promise.then((r) => bindKey({ task: r.task, reused: true }));
     }
-    if (force) return startNew(assetId, key).then(bindKey);
-    const submitted = submitUnderClaim(assetId, { findReusable: () => findReusable(assetId), submit: () => startNew(assetId, key) });
+    if (req.force) return startNew(assetId, storeKey, tenant).then(bindKey);
+    const submitted = submitUnderClaim(scopedAsset, {
+      findReusable: () => findReusable(assetId, tenant),
+      submit: () => startNew(assetId, storeKey, tenant),
+    });
     // The flight is the bare submission: a joiner binds its own key, and this caller's key conflict is not theirs.
-    track(`asset:${assetId}`, assetId, submitted);
+    track(`asset:${scopedAsset}`, assetId, submitted);
     return submitted.then(bindKey);
   };
 
   const submit = (assetId: string, options: SubmitOptions = {}): Promise<SubmitResult> => {
     const key = options.idempotencyKey ?? null;
-    const force = options.force ?? false;
-    if (!key) return submitForAsset(assetId, null, force);
+    const tenant = options.tenant ?? LOCAL_TENANT;
+    const storeKey = key === null ? null : scopedToTenant(tenant, key);
+    const req: Request = { assetId, tenant, key, storeKey, force: options.force ?? false };
+    if (!key || !storeKey) return submitForAsset(req);
     // Checked and registered in one synchronous step, so two concurrent requests with a key never both submit.
-    const pending = inFlight.get(`key:${key}`);
+    const pending = inFlight.get(`key:${storeKey}`);
     if (pending?.assetId === assetId) return pending.promise.then((r) => ({ task: r.task, reused: true }));
     if (pending) {
       // The key is being spent on another asset right now: once that settles, it is bound (a conflict) or free.
@@ -249,10 +291,10 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
       return pending.promise.then(again, again);
     }
     const promise = (async () => {
-      const existing = await store.findByIdempotencyKey(key);
-      return existing ? answerKey(key, assetId, existing) : submitForAsset(assetId, key, force);
+      const existing = await store.findByIdempotencyKey(storeKey);
+      return existing ? answerKey(key, assetId, existing) : submitForAsset(req);
     })();
-    track(`key:${key}`, assetId, promise);
+    track(`key:${storeKey}`, assetId, promise);
     return promise;
   };
 

@@ -97,6 +97,7 @@ function parseSpooledTask(body: string): TaskRecord | null {
     Array.isArray(t.frameIds) &&
     typeof t.submittedAt === 'number' &&
     typeof t.deadlineAt === 'number' &&
-    (t.idempotencyKey === null || typeof t.idempotencyKey === 'string');
+    (t.idempotencyKey === null || typeof t.idempotencyKey === 'string') &&
+    (t.tenant === undefined || typeof t.tenant === 'string');
   return ok ? (value as TaskRecord) : null;
 }

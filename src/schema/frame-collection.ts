@@ -2,7 +2,7 @@ import { GraphQLError } from 'graphql';
 import type { CollectionData } from '../loaders/index.js';
 import { COLLECTION_ID_PATTERN } from '../upstream/types.js';
 import { builder } from './builder.js';
-import { lookupById, resolveEntity } from './lookup.js';
+import { lookupById, ownedMediaUrl, resolveEntity } from './lookup.js';
 import { ErrorCode } from './error-codes.js';
 import { Frame } from './frame.js';
 
@@ -47,22 +47,22 @@ FrameCollection.implement({
     }),
     zipUrl: t.string({
       description: 'Signed, expiring gateway URL of a zip with every frame.',
-      resolve: (c, _args, ctx) => ctx.mediaUrl(c.id),
+      resolve: (c, _args, ctx) => ownedMediaUrl(ctx, 'collection', c.id),
     }),
   }),
 });
 
 builder.asEntity(FrameCollection, {
   key: builder.selection<{ id: string }>('id'),
-  resolveReference: (ref, ctx) => resolveEntity('collection', COLLECTION_ID_PATTERN, ref.id, (id) => ctx.loaders.collection.load(id)),
+  resolveReference: (ref, ctx) => resolveEntity(ctx, 'collection', COLLECTION_ID_PATTERN, ref.id, (id) => ctx.loaders.collection.load(id)),
 });
 
 builder.queryField('frameCollection', (t) =>
   t.field({
     type: FrameCollection,
     nullable: true,
-    description: 'A frame collection by id (im_<digits>), or null if it does not exist.',
+    description: 'A frame collection by id (im_<digits>), or null if it does not exist (or belongs to another tenant).',
     args: { id: t.arg.id({ required: true, description: 'Collection id.' }) },
-    resolve: (_root, { id }, ctx) => lookupById('collection', COLLECTION_ID_PATTERN, String(id), (i) => ctx.loaders.collection.load(i)),
+    resolve: (_root, { id }, ctx) => lookupById(ctx, 'collection', COLLECTION_ID_PATTERN, String(id), (i) => ctx.loaders.collection.load(i)),
   }),
 );

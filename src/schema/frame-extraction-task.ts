@@ -19,6 +19,7 @@ import {
   toQueryError,
 } from './errors.js';
 import { FrameCollection } from './frame-collection.js';
+import { isCallersTask, loadOwned, mayAccess, vouchFor } from './lookup.js';
 import { VideoAsset } from './video-asset.js';
 
 export const FrameExtractionStatus = builder.enumType('FrameExtractionStatus', {
@@ -46,18 +47,20 @@ FrameExtractionTask.implement({
     asset: t.field({
       type: VideoAsset,
       nullable: true,
-      description: 'The video asset, looked up upstream.',
-      resolve: (task, _args, ctx) => ctx.loaders.asset.load(task.assetId).catch((e: unknown) => Promise.reject(toQueryError(e))),
+      description: 'The video asset, looked up upstream (null once deleted).',
+      resolve: (task, _args, ctx) => loadOwned(ctx, 'asset', task.assetId, (id) => ctx.loaders.asset.load(id)),
     }),
     status: t.field({ type: FrameExtractionStatus, description: 'Current state.', resolve: (task) => task.status }),
     collection: t.field({
       type: FrameCollection,
       nullable: true,
       description: 'The extracted frames, once SUCCEEDED.',
-      resolve: (task, _args, ctx) =>
-        task.collectionId
-          ? ctx.loaders.collection.load(task.collectionId).catch((e: unknown) => Promise.reject(toQueryError(e)))
-          : null,
+      resolve: (task, _args, ctx) => {
+        if (!task.collectionId || !isCallersTask(ctx, task)) return null;
+        // A task's collection is its tenant's (recorded at the callback): no separate ownership read.
+        vouchFor(ctx, 'collection', task.collectionId);
+        return ctx.loaders.collection.load(task.collectionId).catch((e: unknown) => Promise.reject(toQueryError(e)));
+      },
     }),
     collectionId: t.exposeID('collectionId', { nullable: true, description: 'The im_… id of the result, once SUCCEEDED.' }),
     frameCount: t.int({
@@ -87,7 +90,7 @@ builder.asEntity(FrameExtractionTask, {
   resolveReference: async (ref, ctx) => {
     if (!TASK_ID_PATTERN.test(ref.id)) throw invalidIdError('task', ref.id);
     const task = await ctx.tasks.get(ref.id);
-    if (task) return task;
+    if (isCallersTask(ctx, task)) return task;
     throw new GraphQLError(`Unknown task ${ref.id}`, { extensions: { code: ErrorCode.TASK_NOT_FOUND } });
   },
 });
@@ -100,11 +103,12 @@ builder.queryField('frameExtractionTask', (t) =>
   t.field({
     type: FrameExtractionTask,
     nullable: true,
-    description: 'A task by id, or null if this gateway never started it.',
+    description: 'A task by id, or null if this gateway never started it for the caller\'s tenant.',
     args: { id: t.arg.id({ required: true, description: 'The task id returned by extractFrames.' }) },
-    resolve: (_root, { id }, ctx) => {
+    resolve: async (_root, { id }, ctx) => {
       checkTaskId(String(id));
-      return ctx.tasks.get(String(id));
+      const task = await ctx.tasks.get(String(id));
+      return isCallersTask(ctx, task) ? task : null;
     },
   }),
 );
@@ -161,7 +165,9 @@ builder.mutationField('extractFrames', (t) =>
         throw new InvalidArgumentError('idempotencyKey', 'idempotencyKey must be 1-128 printable ASCII characters');
       }
       try {
-        return await ctx.tasks.submit(assetId, { force: args.force ?? false, idempotencyKey: key });
+        // Another tenant's asset (or one never obtained through the gateway) is not found, and costs no upstream call.
+        if (!(await mayAccess(ctx, 'asset', assetId))) throw new AssetNotFoundError(assetId);
+        return await ctx.tasks.submit(assetId, { force: args.force ?? false, idempotencyKey: key, tenant: ctx.caller.tenant });
       } catch (error) {
         throw toDomainError(error, { assetId });
       }
@@ -197,7 +203,7 @@ builder.subscriptionField('frameExtractionTask', (t) =>
         await updates.return();
         throw error;
       });
-      if (!current) {
+      if (!isCallersTask(ctx, current)) {
         await updates.return();
         throw new GraphQLError(`Unknown task ${taskId}`, { extensions: { code: ErrorCode.TASK_NOT_FOUND } });
       }

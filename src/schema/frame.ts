@@ -1,7 +1,7 @@
 import type { FrameData } from '../loaders/index.js';
 import { FRAME_ID_PATTERN } from '../upstream/types.js';
 import { builder } from './builder.js';
-import { lookupById, resolveEntity } from './lookup.js';
+import { lookupById, ownedMediaUrl, resolveEntity } from './lookup.js';
 import { toQueryError } from './errors.js';
 import { FrameCollection } from './frame-collection.js';
 
@@ -57,22 +57,22 @@ Frame.implement({
     }),
     url: t.string({
       description: 'Signed, expiring gateway URL of the image (safe to put in an <img src>; the API key never leaves the server).',
-      resolve: (frame, _args, ctx) => ctx.mediaUrl(frame.id),
+      resolve: (frame, _args, ctx) => ownedMediaUrl(ctx, 'frame', frame.id),
     }),
   }),
 });
 
 builder.asEntity(Frame, {
   key: builder.selection<{ id: string }>('id'),
-  resolveReference: (ref, ctx) => resolveEntity('frame', FRAME_ID_PATTERN, ref.id, (id) => ctx.loaders.frame.load(id)),
+  resolveReference: (ref, ctx) => resolveEntity(ctx, 'frame', FRAME_ID_PATTERN, ref.id, (id) => ctx.loaders.frame.load(id)),
 });
 
 builder.queryField('frame', (t) =>
   t.field({
     type: Frame,
     nullable: true,
-    description: 'A frame by id (imc_<digits>_<index>), or null if it does not exist.',
+    description: 'A frame by id (imc_<digits>_<index>), or null if it does not exist (or belongs to another tenant).',
     args: { id: t.arg.id({ required: true, description: 'Frame id.' }) },
-    resolve: (_root, { id }, ctx) => lookupById('frame', FRAME_ID_PATTERN, String(id), (i) => ctx.loaders.frame.load(i)),
+    resolve: (_root, { id }, ctx) => lookupById(ctx, 'frame', FRAME_ID_PATTERN, String(id), (i) => ctx.loaders.frame.load(i)),
   }),
 );

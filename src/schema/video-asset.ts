@@ -4,7 +4,7 @@ import { ImportError, importVideoFromUrl } from '../ingest/import-video.js';
 import { uploadVideoFile } from '../ingest/upload-video.js';
 import { ASSET_ID_PATTERN } from '../upstream/types.js';
 import { builder } from './builder.js';
-import { lookupById, resolveEntity } from './lookup.js';
+import { isCallersTask, lookupById, ownedMediaUrl, resolveEntity } from './lookup.js';
 import {
   ImportFailedError,
   UploadRejectedError,
@@ -46,28 +46,28 @@ VideoAsset.implement({
     createdAt: t.field({ type: 'DateTime', nullable: true, description: 'When it was uploaded.', resolve: (a) => a.createdAt }),
     url: t.string({
       description: 'Signed, expiring gateway URL of the original file.',
-      resolve: (a, _args, ctx) => ctx.mediaUrl(a.id),
+      resolve: (a, _args, ctx) => ownedMediaUrl(ctx, 'asset', a.id),
     }),
     frameExtractionTasks: t.field({
       type: [FrameExtractionTask],
-      description: 'Extraction tasks this gateway started for the asset, newest first.',
-      resolve: (a, _args, ctx) => ctx.tasks.listByAsset(a.id),
+      description: 'Extraction tasks this gateway started for the asset on behalf of the caller, newest first.',
+      resolve: async (a, _args, ctx) => (await ctx.tasks.listByAsset(a.id)).filter((task) => isCallersTask(ctx, task)),
     }),
   }),
 });
 
 builder.asEntity(VideoAsset, {
   key: builder.selection<{ id: string }>('id'),
-  resolveReference: (ref, ctx) => resolveEntity('asset', ASSET_ID_PATTERN, ref.id, (id) => ctx.loaders.asset.load(id)),
+  resolveReference: (ref, ctx) => resolveEntity(ctx, 'asset', ASSET_ID_PATTERN, ref.id, (id) => ctx.loaders.asset.load(id)),
 });
 
 builder.queryField('videoAsset', (t) =>
   t.field({
     type: VideoAsset,
     nullable: true,
-    description: 'An asset by id (re_<digits>), or null if it does not exist.',
+    description: 'An asset by id (re_<digits>), or null if it does not exist (or was not uploaded or imported by the caller\'s tenant).',
     args: { id: t.arg.id({ required: true, description: 'Asset id.' }) },
-    resolve: (_root, { id }, ctx) => lookupById('asset', ASSET_ID_PATTERN, String(id), (i) => ctx.loaders.asset.load(i)),
+    resolve: (_root, { id }, ctx) => lookupById(ctx, 'asset', ASSET_ID_PATTERN, String(id), (i) => ctx.loaders.asset.load(i)),
   }),
 );
 
@@ -83,8 +83,14 @@ const ImportVideoSuccess = assetResult('ImportVideoSuccess', 'The file at the UR
 
 const uploadErrors = [UploadRejectedError, UpstreamRateLimitedError, UpstreamUnavailableError];
 
-/** After an upload the asset is new: read it fresh (not from a cache that may hold an older miss). */
+/**
+ * After an upload the asset is new: record it as the caller's tenant's first (even the local tenant's, so its list
+ * has it), then read it fresh (not from a cache that may hold an older miss).
+ */
 const loadNewAsset = async (assetId: string, ctx: Context) => {
+  const owner = await ctx.ownership.claim('asset', assetId, ctx.caller.tenant, ctx.now());
+  // Upstream ids are new on every upload, so this is a broken invariant, not a client error: masked.
+  if (owner !== ctx.caller.tenant) throw new Error(`Uploaded asset ${assetId} is already recorded for another tenant`);
   ctx.metadata.invalidate(assetId);
   const asset = await ctx.loaders.asset.load(assetId);
   // The upstream probes a new upload after replying, so this read is almost always UPLOADING: don't keep it.

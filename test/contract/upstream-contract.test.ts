@@ -400,6 +400,20 @@ describe.each<Target>([fakeTarget(200), fakeTarget('0000'), engineTarget])('v2 c
       expect(reply.json.data).toBeNull();
       expectErrorEnvelope(await api('GET', `/${assetId}/metadata`), 400, /not found/i);
     });
+
+    // Undocumented upstream (upstream-api.md #21); the gateway's deleteFrameCollection evicts the frames with it.
+    it('deletes a collection together with its frames', async () => {
+      const submitted = await api('POST', '/video/extract-frames', { json: { asset_id: await running.seedVideoAsset() } });
+      expectSuccessEnvelope(submitted);
+      const taskId = submitted.json.data.task_id as string;
+      await running.finishTask(taskId);
+      const { data } = (await running.webhook.nextFor(taskId)).body as { data: { asset_id: string; asset_ch_ids: string[] } };
+      const reply = await api('DELETE', `/${data.asset_id}`);
+      expectSuccessEnvelope(reply);
+      expect(reply.json.data).toBeNull();
+      expectErrorEnvelope(await api('GET', `/${data.asset_id}/metadata`), 400, /not found/i);
+      expectErrorEnvelope(await api('GET', `/${data.asset_ch_ids[0]}/download`), 400, /not found/i);
+    });
   });
 
   describe('envelope', () => {

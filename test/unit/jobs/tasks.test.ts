@@ -115,6 +115,7 @@ describe('submit', () => {
       completedAt: null,
       deadlineAt: T0 + TIMEOUT_S * 1000,
       idempotencyKey: null,
+      tenant: 'local',
     });
     expect(await tasks.get('task-1')).toEqual(task);
   });
