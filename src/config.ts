@@ -69,6 +69,12 @@ const EnvSchema = z.object({
   INTROSPECTION: z.enum(['true', 'false', '1', '0']).optional(),
   PERSISTED_OPERATIONS_FILE: optionalString,
   PERSISTED_OPERATIONS_ONLY: z.enum(['true', 'false', '1', '0']).default('false'),
+  GRAPHQL_MAX_DEPTH: int(10, 1),
+  GRAPHQL_MAX_ALIASES: int(100, 0),
+  GRAPHQL_MAX_COST: int(5_000, 1),
+  GRAPHQL_MAX_DIRECTIVES: int(50, 0),
+  GRAPHQL_MAX_TOKENS: int(5_000, 1),
+  GRAPHQL_MAX_BODY_BYTES: int(1_048_576, 1024),
   METRICS_TOKEN: optionalString.pipe(
     z
       .string()
@@ -161,6 +167,12 @@ export interface Config {
   exposure: { graphiql: boolean; introspection: boolean };
   /** Persisted operations (the JSON map GraphQL Code Generator's client preset writes); `only` refuses other documents. */
   persistedOperations: { file: string | undefined; only: boolean };
+  /**
+   * Per-operation limits (graphql-armor) and the cap on non-multipart request bodies. Measured against the largest
+   * legitimate documents: client operations reach depth 4, cost 38 and 63 tokens; a router's batch of 100 aliased
+   * `_entities` fetches reaches cost ~2,600 and ~2,500 tokens; GraphiQL's introspection query is 182 tokens.
+   */
+  limits: { maxDepth: number; maxAliases: number; maxCost: number; maxDirectives: number; maxTokens: number; maxBodyBytes: number };
 }
 
 export class ConfigError extends Error {
@@ -192,6 +204,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       `HOST: ${e.HOST} is reachable from other machines and MAVI_API_KEY is set, but no authentication is configured: ` +
         'set AUTH_JWT_SECRET (HS256) or AUTH_JWKS_URL (RS256/ES256), or AUTH_DISABLED=true when a router in front authenticates',
     );
+  }
+  if (isTrue(e.PERSISTED_OPERATIONS_ONLY) && !e.PERSISTED_OPERATIONS_FILE) {
+    problems.push('PERSISTED_OPERATIONS_ONLY: needs PERSISTED_OPERATIONS_FILE (with no list, every operation would be refused)');
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -265,6 +280,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       introspection: e.INTROSPECTION === undefined ? !e.MAVI_API_KEY : isTrue(e.INTROSPECTION),
     }),
     persistedOperations: Object.freeze({ file: e.PERSISTED_OPERATIONS_FILE, only: isTrue(e.PERSISTED_OPERATIONS_ONLY) }),
+    limits: Object.freeze({
+      maxDepth: e.GRAPHQL_MAX_DEPTH,
+      maxAliases: e.GRAPHQL_MAX_ALIASES,
+      maxCost: e.GRAPHQL_MAX_COST,
+      maxDirectives: e.GRAPHQL_MAX_DIRECTIVES,
+      maxTokens: e.GRAPHQL_MAX_TOKENS,
+      maxBodyBytes: e.GRAPHQL_MAX_BODY_BYTES,
+    }),
   });
 }
 

@@ -4,7 +4,6 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { createFetch } from '@whatwg-node/fetch';
 import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
 import { webhookPath, type Config } from './config.js';
@@ -13,6 +12,8 @@ import { trackConnections, useEndEventStreamsOn } from './http/drain.js';
 import { attachGraphQLWs } from './http/graphql-ws.js';
 import { createMetricsRoute, METRICS_PATH, useGraphQLMetrics, useSubscriptionMetrics } from './http/metrics-route.js';
 import { useGraphQLTracing } from './http/graphql-tracing.js';
+import { operationLimitPlugins, useJsonBodyLimit } from './http/operation-limits.js';
+import { loadPersistedOperations, usePersistedOperationList } from './http/persisted-operations.js';
 import { sendJson } from './http/read-body.js';
 import { loggedRoute, useRequestLogOperation, withRequestLog } from './http/request-log.js';
 import { createWebhookRoute, WEBHOOK_PREFIX } from './http/webhook-route.js';
@@ -46,6 +47,8 @@ export interface Gateway {
 const MULTIPART_OVERHEAD_BYTES = 1_048_576;
 
 export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
+  // Before any service starts: a broken list throws here, with nothing to release.
+  const persistedOperations = loadPersistedOperations(config);
   const runtime = createServices(config, deps);
   const { services } = runtime;
   const { logger, tasks, scheduler, pubsub } = services;
@@ -56,7 +59,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
     context: () => createContext(),
-    graphiql: { subscriptionsProtocol: 'WS', title: 'frames gateway' },
+    graphiql: config.exposure.graphiql && { subscriptionsProtocol: 'WS', title: 'frames gateway' },
     // GraphiQL bundled into the page: no third-party CDN script, and it works offline. The bundle is ~9 MB of JS
     // (~45 MB RSS once parsed), so it is imported on the first page request, not at start-up.
     renderGraphiQL: async (options) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options),
@@ -68,10 +71,14 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
       error: (...args) => logger.error(String(args[0]), { detail: args.slice(1).map(String) }),
     },
     landingPage: false,
-    // Abuse limits on every operation (HTTP, SSE and, through getEnveloped, graphql-ws). Aliases are generous
-    // because federation routers batch entity fetches under aliases.
+    // No CSRF prevention plugin: nothing here sets or reads cookies (callers authenticate with an Authorization
+    // header, media with signed URLs), so a cross-site request carries no ambient credential to abuse.
     plugins: [
-      EnvelopArmorPlugin({ maxDepth: { n: 12 }, maxAliases: { n: 100 }, costLimit: { maxCost: 20_000 } }),
+      // Persisted operations before the limits, so those check the document a hash stands for.
+      ...(persistedOperations ? [usePersistedOperationList(persistedOperations)] : []),
+      useJsonBodyLimit(config.limits.maxBodyBytes),
+      // Abuse limits and introspection on every operation (HTTP, SSE and, through getEnveloped, graphql-ws).
+      ...operationLimitPlugins(config),
       useEndEventStreamsOn(drainSignal.signal),
       useRequestLogOperation(),
       useGraphQLMetrics(runtime.metrics),
@@ -133,7 +140,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
     }, logger),
   );
   const drain = trackConnections(server);
-  const graphqlWs = attachGraphQLWs(server, yoga);
+  const graphqlWs = attachGraphQLWs(server, yoga, persistedOperations);
 
   let shuttingDown: Promise<void> | undefined;
   const shutdown = (options: { timeoutMs?: number } = {}) => (shuttingDown ??= runShutdown(options.timeoutMs ?? config.shutdownTimeoutMs));

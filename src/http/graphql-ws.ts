@@ -7,6 +7,7 @@ import { GraphQLError, type DocumentNode } from 'graphql';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
+import { resolveWsOperation, type PersistedOperations } from './persisted-operations.js';
 
 type EnvelopedRoot = { execute: (args: unknown) => unknown; subscribe: (args: unknown) => unknown };
 
@@ -21,7 +22,11 @@ export interface GraphQLWsHandle {
   dispose(): Promise<void>;
 }
 
-export function attachGraphQLWs(server: Server, yoga: YogaServerInstance<any, any>): GraphQLWsHandle {
+export function attachGraphQLWs(
+  server: Server,
+  yoga: YogaServerInstance<any, any>,
+  persistedOperations?: PersistedOperations,
+): GraphQLWsHandle {
   const wsServer = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
   const disposable = useServer(
     {
@@ -29,12 +34,16 @@ export function attachGraphQLWs(server: Server, yoga: YogaServerInstance<any, an
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
       onSubscribe: async (ctx, _id, params) => {
+        // The persisted-operation plugin hooks yoga's HTTP params, which websockets skip: same rules applied here.
+        const query = resolveWsOperation(persistedOperations, params);
+        if (typeof query !== 'string') return [query];
         // Same envelop pipeline as HTTP: plugins, masking and context apply to websocket operations too.
-        const enveloped = yoga.getEnveloped({ ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, params });
+        const operation = { ...params, query };
+        const enveloped = yoga.getEnveloped({ ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, params: operation });
         // A bad operation is an `error` message for that operation: thrown here it would close the whole socket.
         let document: DocumentNode;
         try {
-          document = enveloped.parse(params.query);
+          document = enveloped.parse(query);
           const errors = enveloped.validate(enveloped.schema, document);
           if (errors.length > 0) return errors;
         } catch (error) {

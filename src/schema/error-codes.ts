@@ -25,6 +25,14 @@ export const ErrorCode = {
   UNAUTHENTICATED: 'UNAUTHENTICATED',
   /** The tenant's hourly budget of billed work is used up. */
   QUOTA_EXCEEDED: 'QUOTA_EXCEEDED',
+  /** A non-multipart GraphQL body over GRAPHQL_MAX_BODY_BYTES (HTTP 413; yoga uses the same code for uploads). */
+  REQUEST_ENTITY_TOO_LARGE: 'REQUEST_ENTITY_TOO_LARGE',
+  /** The persisted operation hash is not in PERSISTED_OPERATIONS_FILE. */
+  PERSISTED_QUERY_NOT_IN_LIST: 'PERSISTED_QUERY_NOT_IN_LIST',
+  /** Neither a document nor a persisted operation hash was sent. */
+  PERSISTED_QUERY_ID_REQUIRED: 'PERSISTED_QUERY_ID_REQUIRED',
+  /** PERSISTED_OPERATIONS_ONLY=true and the request carried a document instead of a hash. */
+  PERSISTED_QUERY_ONLY: 'PERSISTED_QUERY_ONLY',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -27,7 +27,8 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   fake = await startFakeUpstream({ rps: 0 });
-  gw = await startTestGateway({ upstreamUrl: fake.url });
+  // startTestGateway sets MAVI_API_KEY, which turns GraphiQL and introspection (its schema explorer) off.
+  gw = await startTestGateway({ upstreamUrl: fake.url, env: { GRAPHIQL: 'true', INTROSPECTION: 'true' } });
   fake.setWebhookUrl(`${gw.url}/webhooks/mavi/${TEST_WEBHOOK_SECRET}`);
   page = await browser.newPage();
   offGateway.length = 0;
