@@ -11,6 +11,7 @@ import type { UpstreamClient } from './upstream/client.js';
 import type { Logger } from './logger.js';
 import type { ImportLimits } from './ingest/import-video.js';
 import type { UploadLimiter } from './ingest/upload-limiter.js';
+import type { Quotas } from './jobs/quota.js';
 import { LOCAL_CALLER, type Caller } from './tenancy.js';
 
 /** Services shared by every operation. */
@@ -34,6 +35,8 @@ export interface Services {
   importLimits: ImportLimits;
   /** Slots shared by uploadVideo and importVideo (UPLOAD_CONCURRENCY); waiters fail fast past UPSTREAM_MAX_WAIT_MS. */
   uploads: UploadLimiter;
+  /** Per-tenant hourly budgets of billed work (the client charges them; resolvers may refuse early). */
+  quotas: Quotas;
 }
 
 export interface Context extends Services {

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { configSecrets, type Config } from './config.js';
 import type { Services } from './context.js';
 import { handleCallbackBody } from './jobs/callbacks.js';
+import { createQuotas, meterClient } from './jobs/quota.js';
 import { createMemoryOwnershipStore } from './jobs/ownership-memory.js';
 import { createRedisOwnershipStore } from './jobs/ownership-redis.js';
 import type { OwnershipStore } from './jobs/ownership.js';
@@ -83,11 +84,11 @@ export function createServices(config: Config, deps: GatewayDeps = {}): ServiceR
     rps: config.upstream.rps,
     maxWaitMs: config.upstream.maxWaitMs,
     marginMs: config.upstream.rateMarginMs,
+    maxQueuedPerTenant: config.tenants.maxQueued,
   });
   const scheduler: Scheduler = redis
     ? wrapSchedulerWithPacer(
         localScheduler,
-    maxQueuedPerTenant: config.tenants.maxQueued,
         createRedisPacer({
           redis,
           // One pacer per upstream ACCOUNT (keys of an account share its limit; the key itself is never stored).
@@ -98,15 +99,26 @@ export function createServices(config: Config, deps: GatewayDeps = {}): ServiceR
         { maxWaitMs: config.upstream.maxWaitMs },
       )
     : localScheduler;
-  const client = createUpstreamClient({
-    baseUrl: config.upstream.baseUrl,
-    apiKey: config.upstream.apiKey ?? '',
-    scheduler,
-    fetch: fetchImpl,
-    timeoutMs: config.upstream.timeoutMs,
-    stallMs: config.upstream.stallMs,
-    observer: metrics.upstream,
+  // Per-tenant budgets of billed work, shared by every instance through Redis when there is one.
+  const quotas = createQuotas({
+    extractionsPerHour: config.tenants.extractionsPerHour,
+    uploadsPerHour: config.tenants.uploadsPerHour,
+    prefix: config.redisPrefix,
+    ...(redis ? { redis } : {}),
   });
+  // Metered: extractFrames and upload are charged to the caller's tenant exactly when they are really called.
+  const client = meterClient(
+    createUpstreamClient({
+      baseUrl: config.upstream.baseUrl,
+      apiKey: config.upstream.apiKey ?? '',
+      scheduler,
+      fetch: fetchImpl,
+      timeoutMs: config.upstream.timeoutMs,
+      stallMs: config.upstream.stallMs,
+      observer: metrics.upstream,
+    }),
+    quotas,
+  );
   const metadata: MetadataCache = createMetadataCache({ client, onLookup: metrics.metadataCache.lookup });
   const retentionMs = config.tasks.retentionSeconds * 1000;
   const store =
@@ -195,6 +207,7 @@ export function createServices(config: Config, deps: GatewayDeps = {}): ServiceR
     now,
     importLimits: { ...config.import, fetch: fetchImpl },
     uploads: createUploadLimiter({ concurrency: config.uploadConcurrency, maxWaitMs: config.upstream.maxWaitMs }),
+    quotas,
   };
   return {
     services,

@@ -5,6 +5,7 @@
 import { GraphQLError } from 'graphql';
 import { RegistryUnavailableError } from '../jobs/registry-guard.js';
 import { ExtractionRejectedError, IdempotencyKeyInUseError } from '../jobs/tasks.js';
+import { QuotaExhaustedError } from '../jobs/quota.js';
 import { isUpstreamError } from '../upstream/errors.js';
 import { builder } from './builder.js';
 import { ErrorCode } from './error-codes.js';
@@ -87,6 +88,14 @@ export class IdempotencyKeyConflictError extends DomainError {
     super(message, ErrorCode.IDEMPOTENCY_KEY_CONFLICT);
   }
 }
+export class QuotaExceededError extends DomainError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message, ErrorCode.QUOTA_EXCEEDED);
+  }
+}
 export class ImportFailedError extends DomainError {
   constructor(
     readonly url: string,
@@ -160,6 +169,16 @@ builder.objectType(IdempotencyKeyConflictError, {
     taskId: t.exposeID('taskId', { description: 'The task the key is bound to (for its own asset).' }),
   }),
 });
+builder.objectType(QuotaExceededError, {
+  name: 'QuotaExceededError',
+  description:
+    "The caller's tenant used up its hourly budget of this billed work (TENANT_EXTRACTIONS_PER_HOUR, TENANT_UPLOADS_PER_HOUR). " +
+    'Nothing was submitted or uploaded. Reused extraction tasks are free and never refused for it.',
+  interfaces: [ErrorInterface],
+  fields: (t) => ({
+    retryAfterSeconds: t.exposeInt('retryAfterSeconds', { description: 'Seconds until the budget refills.' }),
+  }),
+});
 builder.objectType(ImportFailedError, {
   name: 'ImportFailedError',
   description: 'The video at the URL could not be fetched or is not acceptable. Nothing was stored.',
@@ -181,6 +200,7 @@ export function toDomainError(error: unknown, context: { assetId?: string } = {}
   if (error instanceof IdempotencyKeyInUseError) {
     return new IdempotencyKeyConflictError(error.key, error.task.id, error.message);
   }
+  if (error instanceof QuotaExhaustedError) return new QuotaExceededError(error.message, error.retryAfterSeconds);
   if (isUpstreamError(error)) {
     switch (error.kind) {
       case 'NOT_FOUND':

@@ -7,6 +7,7 @@ import { builder } from './builder.js';
 import { isCallersTask, lookupById, ownedMediaUrl, resolveEntity } from './lookup.js';
 import {
   ImportFailedError,
+  QuotaExceededError,
   UploadRejectedError,
   UpstreamRateLimitedError,
   UpstreamUnavailableError,
@@ -81,7 +82,7 @@ const assetResult = (name: string, description: string) =>
 const UploadVideoSuccess = assetResult('UploadVideoSuccess', 'The file was uploaded.');
 const ImportVideoSuccess = assetResult('ImportVideoSuccess', 'The file at the URL was fetched and uploaded.');
 
-const uploadErrors = [UploadRejectedError, UpstreamRateLimitedError, UpstreamUnavailableError];
+const uploadErrors = [UploadRejectedError, UpstreamRateLimitedError, UpstreamUnavailableError, QuotaExceededError];
 
 /**
  * After an upload the asset is new: record it as the caller's tenant's first (even the local tenant's, so its list
@@ -107,6 +108,8 @@ builder.mutationField('uploadVideo', (t) =>
     resolve: async (_root, { file }, ctx) => {
       if (file.size === 0) throw new UploadRejectedError('The file is empty');
       try {
+        // Refused before the file is spooled or waits for a slot; the client charges the budget at the upload itself.
+        await ctx.quotas.uploads.ensureAvailable(ctx.caller.tenant);
         const assetId = await uploadVideoFile(file, ctx.client, ctx.uploads);
         return await loadNewAsset(assetId, ctx);
       } catch (error) {
@@ -128,6 +131,8 @@ builder.mutationField('importVideo', (t) =>
     args: { url: t.arg.string({ required: true, description: 'An http(s) URL serving a video.' }) },
     resolve: async (_root, { url }, ctx) => {
       try {
+        // Refused before anything is downloaded; the client charges the budget at the upload itself.
+        await ctx.quotas.uploads.ensureAvailable(ctx.caller.tenant);
         const assetId = await importVideoFromUrl(url, ctx.client, ctx.importLimits, ctx.uploads);
         return await loadNewAsset(assetId, ctx);
       } catch (error) {

@@ -48,6 +48,7 @@ export type ImportVideoMutationVariables = Exact<{
 export type ImportVideoMutation = { importVideo:
     | { __typename: 'ImportFailedError', url: string, message: string, code: string }
     | { __typename: 'ImportVideoSuccess', asset: { id: string, filename: string | null, fileSize: number | null, uploadStatus: UploadStatus | null } }
+    | { __typename: 'QuotaExceededError', message: string, code: string }
     | { __typename: 'UploadRejectedError', message: string, code: string }
     | { __typename: 'UpstreamRateLimitedError', message: string, code: string }
     | { __typename: 'UpstreamUnavailableError', message: string, code: string }
@@ -68,6 +69,7 @@ export type StartFrameExtractionMutation = { extractFrames:
     | { __typename: 'InvalidArgumentError', message: string, code: string }
     | { __typename: 'InvalidAssetIdError', message: string, code: string }
     | { __typename: 'NotAVideoError', message: string, code: string }
+    | { __typename: 'QuotaExceededError', message: string, code: string }
     | { __typename: 'UpstreamRateLimitedError', message: string, code: string }
     | { __typename: 'UpstreamUnavailableError', message: string, code: string }
    };
@@ -83,6 +85,7 @@ export type UploadVideoMutationVariables = Exact<{
 
 
 export type UploadVideoMutation = { uploadVideo:
+    | { __typename: 'QuotaExceededError', message: string, code: string }
     | { __typename: 'UploadRejectedError', message: string, code: string }
     | { __typename: 'UploadVideoSuccess', asset: { id: string, filename: string | null, fileSize: number | null, uploadStatus: UploadStatus | null } }
     | { __typename: 'UpstreamRateLimitedError', message: string, code: string }
