@@ -25,9 +25,12 @@ afterEach(async () => {
   for (const p of pubsubs.splice(0)) await p.dispose();
 });
 
+const RETENTION_MS = 60_000;
+
 function world() {
+  const clock = { now: T0 };
   const store: TaskStore = createMemoryTaskStore();
-  const ownership: OwnershipStore = createMemoryOwnershipStore({ now: () => T0 });
+  const ownership: OwnershipStore = createMemoryOwnershipStore({ now: () => clock.now, retentionMs: { task: RETENTION_MS } });
   const extractCalls: string[] = [];
   /** When set, extract calls wait for it (to hold a submission in flight). */
   const gate: { reply?: Deferred<void> } = {};
@@ -62,7 +65,7 @@ function world() {
       client,
       logger: silentLogger,
       lookupAsset: async (id) => asset(id),
-      now: () => T0,
+      now: () => clock.now,
       timeoutSeconds: 600,
       reuseSeconds: 3600,
       parkTtlSeconds: 900,
@@ -72,7 +75,7 @@ function world() {
     services.push(tasks);
     return tasks;
   };
-  return { store, ownership, extractCalls, gate, secondCall, instance };
+  return { clock, store, ownership, extractCalls, gate, secondCall, instance };
 }
 
 describe('task service per tenant', () => {
@@ -144,5 +147,17 @@ describe('task service per tenant', () => {
     await ownership.forget('collection', COLLECTION); // as if the first attempt died between the two writes
     expect(await tasks.applyCallback(callback, { replayed: true })).toBe('duplicate');
     expect(await ownership.ownerOf('collection', COLLECTION)).toBe('acme');
+  });
+
+  it('restarts a task’s ownership retention when it finishes, as the task record’s retention starts then', async () => {
+    const { clock, ownership, instance } = world();
+    const tasks = instance();
+    const { task } = await tasks.submit(ASSET, { tenant: 'acme' });
+    clock.now += RETENTION_MS - 1_000;
+    await tasks.applyCallback({ taskId: task.id, succeeded: false, message: 'decode failed', code: '500', collectionId: null, frameIds: [] });
+    clock.now += RETENTION_MS - 1_000; // past the submission's retention, within the completion's
+    expect(await ownership.ownerOf('task', task.id)).toBe('acme');
+    clock.now += 2_000;
+    expect(await ownership.ownerOf('task', task.id)).toBeNull();
   });
 });
