@@ -37,6 +37,8 @@ export interface Services {
   uploads: UploadLimiter;
   /** Per-tenant hourly budgets of billed work (the client charges them; resolvers may refuse early). */
   quotas: Quotas;
+  /** Drops this instance's cached media of an id deleted upstream (a collection's zip and frames with it). */
+  evictMedia: (id: string) => Promise<void>;
 }
 
 export interface Context extends Services {

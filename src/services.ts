@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { configSecrets, type Config } from './config.js';
 import type { Services } from './context.js';
 import { handleCallbackBody } from './jobs/callbacks.js';
-import { createQuotas, meterClient } from './jobs/quota.js';
+import { createQuotas, meterClient, unlimitedQuotas } from './jobs/quota.js';
 import { createMemoryOwnershipStore } from './jobs/ownership-memory.js';
 import { createRedisOwnershipStore } from './jobs/ownership-redis.js';
 import type { OwnershipStore } from './jobs/ownership.js';
@@ -84,7 +84,9 @@ export function createServices(config: Config, deps: GatewayDeps = {}): ServiceR
     rps: config.upstream.rps,
     maxWaitMs: config.upstream.maxWaitMs,
     marginMs: config.upstream.rateMarginMs,
-    maxQueuedPerTenant: config.tenants.maxQueued,
+    // Tenant limits keep tenants from crowding each other out: without auth there is only the local tenant, and
+    // its queue stays bounded by UPSTREAM_MAX_WAIT_MS alone, as before.
+    ...(config.auth.enabled ? { maxQueuedPerTenant: config.tenants.maxQueued } : {}),
   });
   const scheduler: Scheduler = redis
     ? wrapSchedulerWithPacer(
@@ -99,13 +101,16 @@ export function createServices(config: Config, deps: GatewayDeps = {}): ServiceR
         { maxWaitMs: config.upstream.maxWaitMs },
       )
     : localScheduler;
-  // Per-tenant budgets of billed work, shared by every instance through Redis when there is one.
-  const quotas = createQuotas({
-    extractionsPerHour: config.tenants.extractionsPerHour,
-    uploadsPerHour: config.tenants.uploadsPerHour,
-    prefix: config.redisPrefix,
-    ...(redis ? { redis } : {}),
-  });
+  // Per-tenant budgets of billed work, shared by every instance through Redis when there is one (with auth only,
+  // like the queue cap).
+  const quotas = config.auth.enabled
+    ? createQuotas({
+        extractionsPerHour: config.tenants.extractionsPerHour,
+        uploadsPerHour: config.tenants.uploadsPerHour,
+        prefix: config.redisPrefix,
+        ...(redis ? { redis } : {}),
+      })
+    : unlimitedQuotas();
   // Metered: extractFrames and upload are charged to the caller's tenant exactly when they are really called.
   const client = meterClient(
     createUpstreamClient({
@@ -208,6 +213,7 @@ export function createServices(config: Config, deps: GatewayDeps = {}): ServiceR
     importLimits: { ...config.import, fetch: fetchImpl },
     uploads: createUploadLimiter({ concurrency: config.uploadConcurrency, maxWaitMs: config.upstream.maxWaitMs }),
     quotas,
+    evictMedia: (id) => mediaService.evict(id),
   };
   return {
     services,

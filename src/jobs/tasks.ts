@@ -180,12 +180,17 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
   const findReusable = async (assetId: string, tenant: string): Promise<TaskRecord | undefined> => {
     const tasks = await store.listByAsset(assetId);
     const since = now() - deps.reuseSeconds * 1000;
-    return tasks.find(
+    const found = tasks.find(
       (t) =>
         taskTenant(t) === tenant &&
         ((t.status === 'PENDING' && t.deadlineAt > now()) ||
           (t.status === 'SUCCEEDED' && deps.reuseSeconds > 0 && (t.completedAt ?? 0) > since)),
     );
+    // deleteFrameCollection forgets the collection: a task whose frames were deleted has nothing left to reuse.
+    if (found?.collectionId && deps.ownership && (await deps.ownership.ownerOf('collection', found.collectionId)) === null) {
+      return undefined;
+    }
+    return found;
   };
 
   const startNew = async (assetId: string, idempotencyKey: string | null, tenant: string): Promise<SubmitResult> => {

@@ -5,6 +5,10 @@ import './frame-extraction-task.js';
 import './frame-collection.js';
 import './frame.js';
 import './video-asset.js';
+import './frame-extraction-task-connection.js';
+import './video-asset-connection.js';
+import './video-asset-deletion.js';
+import './frame-collection-deletion.js';
 
 builder.queryType({ description: 'Frames and extraction tasks.' });
 builder.mutationType({ description: 'Start work upstream.' });
@@ -13,5 +17,5 @@ builder.subscriptionType({ description: 'Live task updates (graphql-ws on /graph
 /** Federation v2 subgraph schema (entities: FrameCollection, Frame, VideoAsset, FrameExtractionTask). */
 export const schema = builder.toSubGraphSchema({
   linkUrl: 'https://specs.apollo.dev/federation/v2.6',
-  federationDirectives: ['@key'],
+  federationDirectives: ['@key', '@shareable'],
 });

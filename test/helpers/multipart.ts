@@ -19,6 +19,8 @@ export interface MultipartRequest {
   variables?: Record<string, unknown>;
   operationName?: string;
   files: MultipartFile[];
+  /** Extra request headers (e.g. `authorization`). */
+  headers?: Record<string, string>;
 }
 
 export interface MultipartResponse<T> {
@@ -46,7 +48,7 @@ export async function postGraphQLMultipart<T = Record<string, any>>(
   const res = await fetch(endpoint, {
     method: 'POST',
     body: form,
-    headers: { accept: 'application/graphql-response+json, application/json' },
+    headers: { accept: 'application/graphql-response+json, application/json', ...request.headers },
   });
   return { status: res.status, body: (await res.json()) as GraphQLResponse<T> };
 }

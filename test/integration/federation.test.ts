@@ -29,7 +29,7 @@ const compose = (frames: { sdl: string; url: string }, catalog: { sdl: string; u
 
 describe('composition', () => {
   it('prints the subgraph SDL with @link and a @key on every entity', () => {
-    expect(FRAMES_SDL).toContain('extend schema\n  @link(url: "https://specs.apollo.dev/federation/v2.6", import: ["@key"])');
+    expect(FRAMES_SDL).toContain('extend schema\n  @link(url: "https://specs.apollo.dev/federation/v2.6", import: ["@key", "@shareable"])');
     for (const entity of ENTITIES) expect(FRAMES_SDL).toMatch(new RegExp(`^type ${entity}\\n  @key\\(fields: "id"\\)`, 'm'));
   });
 
