@@ -16,6 +16,8 @@ import type { GraphQLResponse } from './gateway.js';
 
 /** The router settings of docs/federation.md ("Authentication" and "Run it behind Hive Gateway"). */
 export const ROUTER_CONFIG = {
+  // uploadVideo through the router: GraphQL multipart requests are off by default in Hive Gateway.
+  multipart: true,
   propagateHeaders: {
     fromClientToSubgraphs: ({ request }: { request: Request }) => ({ authorization: request.headers.get('authorization') ?? undefined }),
   },
@@ -30,7 +32,7 @@ export const ROUTER_CONFIG = {
       },
     },
   },
-} satisfies Pick<GatewayConfigSupergraph, 'propagateHeaders' | 'transportEntries'>;
+} satisfies Pick<GatewayConfigSupergraph, 'multipart' | 'propagateHeaders' | 'transportEntries'>;
 
 /** One request the router sent to a subgraph: HTTP (queries, mutations, `_entities`) or a WS subscription. */
 export interface SubgraphRequest {
