@@ -4,6 +4,7 @@
  * expiring `retentionMs.task` after their last claim.
  */
 import {
+  checkFirst,
   decodeCursor,
   encodeCursor,
   listsBefore,
@@ -114,9 +115,4 @@ export function createMemoryOwnershipStore(options: MemoryOwnershipStoreOptions 
       expiries.clear();
     },
   };
-}
-
-/** `first` is a count: a non-negative integer (callers cap it; a bad one is a bug, not an empty page). */
-export function checkFirst(first: number): void {
-  if (!Number.isSafeInteger(first) || first < 0) throw new RangeError(`first must be a non-negative integer, got ${first}`);
 }

@@ -12,8 +12,7 @@
  */
 import type { Redis } from 'ioredis';
 import { closeRedis } from '../redis/close.js';
-import { checkFirst } from './ownership-memory.js';
-import { decodeCursor, encodeCursor, type OwnedKind, type OwnedPage, type OwnershipRetention, type OwnershipStore } from './ownership.js';
+import { checkFirst, decodeCursor, encodeCursor, type OwnedKind, type OwnedPage, type OwnershipRetention, type OwnershipStore } from './ownership.js';
 import { runScript, script } from './redis-scripts.js';
 
 export interface RedisOwnershipStoreOptions {

@@ -79,6 +79,11 @@ export function decodeCursor(cursor: string | null | undefined): ListPosition | 
   return { at: value[0] as number, id: value[1] };
 }
 
+/** `first` is a count: a non-negative integer (callers cap it; a bad one is a bug, not an empty page). */
+export function checkFirst(first: number): void {
+  if (!Number.isSafeInteger(first) || first < 0) throw new RangeError(`first must be a non-negative integer, got ${first}`);
+}
+
 /** Whether `a` comes before `b` in list order (newest first, ties by id descending, byte-wise as Redis sorts). */
 export function listsBefore(a: ListPosition, b: ListPosition): boolean {
   return a.at !== b.at ? a.at > b.at : a.id > b.id;

@@ -71,10 +71,17 @@ function client(gw: TestGateway, tenant: string) {
     },
     /** Every result a graphql-ws subscription produced until it completed. */
     async watchWs(id: string): Promise<unknown[]> {
-      const ws = createClient({ url: `${gw.url.replace(/^http/, 'ws')}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { authorization: await auth() } });
-      disposers.push(() => ws.dispose());
+      const ws = createClient({
+        url: `${gw.url.replace(/^http/, 'ws')}/graphql`,
+        webSocketImpl: WebSocket,
+        retryAttempts: 0,
+        connectionParams: { authorization: await auth() },
+      });
+      disposers.push(async () => ws.dispose());
       const results: unknown[] = [];
-      await new Promise<void>((resolve, reject) => ws.subscribe({ query: WATCH, variables: { id } }, { next: (r) => results.push(r), error: reject, complete: resolve }));
+      await new Promise<void>((resolve, reject) =>
+        ws.subscribe({ query: WATCH, variables: { id } }, { next: (r) => results.push(r), error: reject, complete: resolve }),
+      );
       return results;
     },
     /** The SSE stream's body, read to its end. */
