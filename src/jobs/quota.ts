@@ -122,6 +122,18 @@ export function createQuotas(options: { extractionsPerHour: number; uploadsPerHo
   };
 }
 
+/** No budget at all: without auth there is one local tenant and nobody to share the account with (as before). */
+export function unlimitedQuotas(): Quotas {
+  const unlimited = (budget: Budget): Quota => ({
+    budget,
+    perHour: Number.POSITIVE_INFINITY,
+    ensureAvailable: async () => undefined,
+    charge: async () => async () => undefined,
+    remaining: async () => Number.POSITIVE_INFINITY,
+  });
+  return { extractions: unlimited('extractions'), uploads: unlimited('uploads') };
+}
+
 /**
  * The tenant billed work is charged to: the caller's. Outside any tenant (no billed call is made there today) the
  * local tenant's budget is used, so nothing unattributed is ever free.

@@ -8,6 +8,7 @@ import { SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { startTestGateway, type GraphQLResponse, type TestGateway } from '../helpers/gateway.js';
+import { postGraphQLMultipart } from '../helpers/multipart.js';
 import { openTestRedis, TEST_REDIS_URL, type TestRedis } from '../helpers/redis.js';
 
 const JWT_SECRET = 'quota-test-jwt-secret-0123456789abcdef';
@@ -60,14 +61,14 @@ afterEach(async () => {
 });
 
 /** Two instances sharing one Redis prefix (so one set of budgets) in front of one fake upstream. */
-async function startPair(env: Record<string, string>): Promise<[TestGateway, TestGateway]> {
+async function startPair(env: Record<string, string>, auth = true): Promise<[TestGateway, TestGateway]> {
   fake = await startFakeUpstream({ rps: 0 });
   const prefix = `${redis.prefix}q${++clusters}:`;
   for (let i = 0; i < 2; i++) {
     gateways.push(
       await startTestGateway({
         upstreamUrl: fake.url,
-        env: { REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: prefix, AUTH_JWT_SECRET: JWT_SECRET, ...env },
+        env: { REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: prefix, ...(auth ? { AUTH_JWT_SECRET: JWT_SECRET } : {}), ...env },
       }),
     );
   }
@@ -169,5 +170,16 @@ describe('per-tenant budgets shared across instances', () => {
 
     await expect(upload('globex', b)).resolves.toMatchObject({ __typename: 'UploadVideoSuccess' });
     expect(uploadCalls()).toBe(2);
+  });
+
+  it('does not limit the one local tenant of a gateway without auth (nobody to share the account with)', async () => {
+    const [a] = await startPair({ TENANT_EXTRACTIONS_PER_HOUR: '0', TENANT_UPLOADS_PER_HOUR: '0' }, false);
+    const upload = await postGraphQLMultipart(`${a.url}/graphql`, {
+      query: UPLOAD,
+      files: [{ path: 'variables.file', data: 'not really a video', filename: 'clip.mp4', type: 'video/mp4' }],
+    });
+    expect(upload.body.data?.uploadVideo).toMatchObject({ __typename: 'UploadVideoSuccess' });
+    const extracted = await a.graphql(EXTRACT, { assetId: fake!.addAsset() });
+    expect(extracted.data?.extractFrames).toMatchObject({ __typename: 'ExtractFramesSuccess', reused: false });
   });
 });
