@@ -4,10 +4,13 @@
  * slot" in Redis (on Redis' own clock, `TIME`, so instance clocks never matter) and hands out start times spaced
  * `1000 / rps` ms apart.
  *
- * {@link wrapSchedulerWithPacer} combines the two: the local scheduler keeps FIFO order, abort and the
- * `maxWaitMs` fail-fast per instance, and the pacer spaces the starts of every instance. Because each instance
- * only sees its own queue, `maxWaitMs` is approximate across instances: the pacer refuses a slot further away
- * than `maxWaitMs` (nothing is reserved then), but time already spent in the local queue is not subtracted.
+ * {@link wrapSchedulerWithPacer} combines the two: the local scheduler keeps its per-tenant round-robin order,
+ * TENANT_MAX_QUEUED, abort and the `maxWaitMs` fail-fast per instance, and the pacer spaces the starts of every
+ * instance. Because each instance only sees its own queue, `maxWaitMs` is approximate across instances: the pacer
+ * refuses a slot further away than `maxWaitMs` (nothing is reserved then), but time already spent in the local queue
+ * is not subtracted. Fair share is per instance too: a local start reserves the next shared slot at once, so while
+ * several instances are saturated their reservations run ahead of the shared rate (up to `maxWaitMs`), and a
+ * tenant's first call queues behind them in reservation order rather than getting the next round-robin turn.
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
