@@ -153,14 +153,14 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
     spoolRegistration: deps.spoolRegistration,
   });
 
-  const finish = async (id: string, outcome: TaskOutcome) => {
+  /** `replayed`: a spool replay, whose first attempt may have stopped between the transition and the ownership. */
+  const finish = async (id: string, outcome: TaskOutcome, replayed = false) => {
     const result = await store.complete(id, outcome);
     linkActiveSpanTo(result.task?.traceparent);
-    if (result.task) {
-      // Before publishing: a subscriber that sees SUCCEEDED can open the collection at once. A duplicate records the
-      // collection again, for the replay of a callback whose first attempt stopped before this.
-      await recordOwnership(deps.ownership, result.task, logger, result.changed ? undefined : 'collection');
-    }
+    // Before publishing: a subscriber that sees SUCCEEDED can open the collection at once. Only a replayed duplicate
+    // records the collection again: an upstream redelivery must not resurrect a collection deleted since.
+    if (result.task && result.changed) await recordOwnership(deps.ownership, result.task, logger);
+    else if (result.task && replayed) await recordOwnership(deps.ownership, result.task, logger, 'collection');
     if (result.changed && result.task) {
       deps.onTransition?.(result.task.status);
       publish(result.task);
@@ -329,7 +329,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
             error: cb.message ?? 'The upstream reported a failure without a message',
             completedAt,
           };
-      const result = await finish(cb.taskId, outcome);
+      const result = await finish(cb.taskId, outcome, options.replayed);
       if (result.changed) return 'applied';
       if (result.task) {
         if (options.replayed && isTerminal(result.task)) publish(result.task);
@@ -340,7 +340,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
       const parked = await store.park({ taskId: cb.taskId, outcome, expiresAt: now() + deps.parkTtlSeconds * 1000 });
       if (!parked) {
         // Lost a race with insert: the task was registered between complete() and park().
-        const retry = await finish(cb.taskId, outcome);
+        const retry = await finish(cb.taskId, outcome, options.replayed);
         if (retry.changed) return 'applied';
         return retry.task ? 'duplicate' : 'parked';
       }

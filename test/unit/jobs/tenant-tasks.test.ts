@@ -138,13 +138,17 @@ describe('task service per tenant', () => {
     expect((await ownership.list('task', 'acme', { first: 5 })).ids).toEqual([task.id]);
   });
 
-  it('records the collection on a duplicate callback too (the replay of one whose first attempt stopped before it)', async () => {
+  it('records the collection again on a replayed duplicate callback, not on an upstream redelivery', async () => {
     const { ownership, instance } = world();
     const tasks = instance();
     const { task } = await tasks.submit(ASSET, { tenant: 'acme' });
     const callback = { taskId: task.id, succeeded: true, message: 'SUCCESS', code: '200', collectionId: COLLECTION, frameIds: [] };
     await tasks.applyCallback(callback);
     await ownership.forget('collection', COLLECTION); // as if the first attempt died between the two writes
+    // An upstream redelivery after a delete (the collection was forgotten) does not bring it back...
+    expect(await tasks.applyCallback(callback)).toBe('duplicate');
+    expect(await ownership.ownerOf('collection', COLLECTION)).toBeNull();
+    // ...a spool replay does: its first attempt may have stopped between the transition and this record.
     expect(await tasks.applyCallback(callback, { replayed: true })).toBe('duplicate');
     expect(await ownership.ownerOf('collection', COLLECTION)).toBe('acme');
   });
