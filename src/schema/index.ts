@@ -11,7 +11,7 @@ import './video-asset-deletion.js';
 import './frame-collection-deletion.js';
 
 builder.queryType({ description: 'Frames and extraction tasks.' });
-builder.mutationType({ description: 'Start work upstream.' });
+builder.mutationType({ description: 'Start work upstream, or delete what the caller owns.' });
 builder.subscriptionType({ description: 'Live task updates (graphql-ws on /graphql, or SSE).' });
 
 /** Federation v2 subgraph schema (entities: FrameCollection, Frame, VideoAsset, FrameExtractionTask). */
