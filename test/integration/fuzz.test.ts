@@ -65,6 +65,8 @@ const ID_FIELDS = [
     query: 'mutation($id: ID!) { extractFrames(assetId: "re_1", force: true, idempotencyKey: $id) { __typename ... on Error { code } } }',
     pattern: /^/, // the key is anything; the asset re_1 is well-formed (and unknown upstream)
   },
+  { query: 'mutation($id: ID!) { deleteVideoAsset(id: $id) { __typename ... on Error { code } } }', pattern: ASSET_ID_PATTERN },
+  { query: 'mutation($id: ID!) { deleteFrameCollection(id: $id) { __typename ... on Error { code } } }', pattern: COLLECTION_ID_PATTERN },
 ] as const;
 
 describe('fuzzing id arguments', () => {
@@ -76,14 +78,36 @@ describe('fuzzing id arguments', () => {
         expect(status).toBeLessThan(500);
         expect(masked(body)).toEqual([]);
         // A malformed id is refused before the upstream (the task lookup never goes there); a well-formed one may
-        // cost a metadata read, never a billed POST: nothing the fuzzer sends names an asset the upstream has.
+        // cost a metadata read (or, for a delete, a DELETE answered "not found"), never a billed POST: nothing the
+        // fuzzer sends names an asset the upstream has.
         const calls = fake.calls.slice(before);
         if (!(field.pattern?.test(id) ?? false)) expect(calls).toEqual([]);
-        expect(calls.filter((c) => c.method !== 'GET')).toEqual([]);
+        expect(calls.filter((c) => c.method === 'POST' || (c.method === 'DELETE' && c.status < 400))).toEqual([]);
         expect(await gw.gateway.services.tasks.listByAsset(id)).toEqual([]);
         expect(fake.tasks.size).toBe(0);
       }),
       fuzzParams(200),
+    );
+  });
+
+  it('answers any page arguments of the two lists with a page or a clear error, without an upstream call', async () => {
+    const lists = ['frameExtractionTasks', 'videoAssets'] as const;
+    const after = fc.oneof(fc.constant(null), idArbitrary, idArbitrary.map((s) => Buffer.from(s).toString('base64url')));
+    const first = fc.oneof(fc.constant(null), fc.integer({ min: -5, max: 200 }), fc.constantFrom(-(2 ** 31), 2 ** 31 - 1));
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...lists), first, after, async (list, n, cursor) => {
+        const before = upstreamCalls();
+        const { status, body } = await post(`query($n: Int, $a: String) { ${list}(first: $n, after: $a) { edges { cursor } pageInfo { hasNextPage } } }`, {
+          n,
+          a: cursor,
+        });
+        expect(status).toBeLessThan(500);
+        expect(masked(body)).toEqual([]);
+        // A page or a coded error, never neither.
+        if (!body.data?.[list]) expect(body.errors?.[0]?.extensions?.['code']).toEqual(expect.any(String));
+        expect(upstreamCalls()).toBe(before);
+      }),
+      fuzzParams(100),
     );
   });
 
