@@ -183,3 +183,34 @@ describe('per-tenant budgets shared across instances', () => {
     expect(extracted.data?.extractFrames).toMatchObject({ __typename: 'ExtractFramesSuccess', reused: false });
   });
 });
+
+describe('TENANT_MAX_QUEUED', () => {
+  const THREE_ASSETS = /* GraphQL */ `
+    query Three($a: ID!, $b: ID!, $c: ID!) {
+      a: videoAsset(id: $a) { id }
+      b: videoAsset(id: $b) { id }
+      c: videoAsset(id: $c) { id }
+    }
+  `;
+  const metadataCalls = () => fake!.calls.filter((call) => call.method === 'GET' && call.path.endsWith('/metadata') && call.status !== 0);
+
+  it("refuses a tenant's calls past its queue cap at once (UPSTREAM_RATE_LIMITED), without sending them", async () => {
+    const [a] = await startPair({ TENANT_MAX_QUEUED: '1', UPSTREAM_RPS: '2' });
+    const ids = (await ownedAssets('acme', a, 3)) as [string, string, string];
+    const before = metadataCalls().length;
+    // Three metadata misses at once: at most one may start in the free slot, one may wait, the rest are refused.
+    const result = await as('acme', a, THREE_ASSETS, { a: ids[0], b: ids[1], c: ids[2] });
+    const refused = (result.errors ?? []).filter((error) => error.extensions?.code === 'UPSTREAM_RATE_LIMITED');
+    expect(refused.length).toBeGreaterThanOrEqual(1);
+    expect(result.errors ?? []).toHaveLength(refused.length);
+    expect(metadataCalls().length - before).toBe(3 - refused.length);
+    expect(fake!.calls.filter((call) => call.status === 429)).toHaveLength(0);
+  });
+
+  it('does not cap the local tenant of a gateway without auth', async () => {
+    const [a] = await startPair({ TENANT_MAX_QUEUED: '1', UPSTREAM_RPS: '2' }, false);
+    const result = await a.graphql(THREE_ASSETS, { a: fake!.addAsset(), b: fake!.addAsset(), c: fake!.addAsset() });
+    expect(result.errors).toBeUndefined();
+    expect(metadataCalls()).toHaveLength(3);
+  });
+});
