@@ -13,6 +13,11 @@ const OUTPUT_KEPT = 8192;
 export interface GatewayMemory {
   rss: number;
   heapUsed: number;
+  /** V8 heap committed, and C++ memory tied to JS objects (see gc-agent.ts). */
+  heapTotal: number;
+  external: number;
+  /** Bytes committed per V8 heap space. */
+  spaces: Record<string, number>;
   /** False when the child was started without --expose-gc (figures then include garbage). */
   gc: boolean;
 }
@@ -24,6 +29,8 @@ export interface GatewayProcess {
   wsUrl: string;
   webhookUrl: string;
   memory(): Promise<GatewayMemory>;
+  /** Writes a V8 heap snapshot of the gateway to `file` (through the gc agent); resolves with its path. */
+  heapSnapshot(file: string): Promise<string>;
   /** CPU time (user + system) the process has used so far, in seconds; undefined where /proc is missing. */
   cpuSeconds(): number | undefined;
   /** The last few KB the process wrote (stdout and stderr), for error messages. */
@@ -48,10 +55,15 @@ process.once('exit', killAllGateways);
 
 /**
  * Starts a gateway with `env` (merged over the parent's environment) and resolves once it printed its banner.
- * `env` must set MAVI_WEBHOOK_SECRET: the webhook URL is built from it.
+ * `env` must set MAVI_WEBHOOK_SECRET: the webhook URL is built from it. `entry` (relative to the repository)
+ * defaults to `src/main.ts`, run through tsx as `npm start` does.
  */
-export async function startGatewayProcess(env: Record<string, string | undefined>): Promise<GatewayProcess> {
-  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', '--import', AGENT, 'src/main.ts'], {
+export async function startGatewayProcess(
+  env: Record<string, string | undefined>,
+  options: { entry?: string } = {},
+): Promise<GatewayProcess> {
+  // tsx stays loaded for the agent; it leaves the production build's plain .js (`entry: 'dist/main.js'`) untouched.
+  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', '--import', AGENT, options.entry ?? 'src/main.ts'], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
@@ -83,7 +95,9 @@ export async function startGatewayProcess(env: Record<string, string | undefined
     url,
     wsUrl: `${url.replace(/^http/, 'ws')}/graphql`,
     webhookUrl: `${url}/webhooks/mavi/${env.MAVI_WEBHOOK_SECRET}`,
-    memory: () => askMemory(child),
+    memory: () =>
+      ask<GatewayMemory & { type: string }>(child, { type: 'memory' }).then(({ type: _type, ...memory }) => memory),
+    heapSnapshot: (file) => ask<{ file: string }>(child, { type: 'heap-snapshot', file }).then((reply) => reply.file),
     cpuSeconds: () => cpuSecondsOf(child.pid!),
     recentOutput: () => output,
     async stop(graceMs = 15_000) {
@@ -97,16 +111,16 @@ export async function startGatewayProcess(env: Record<string, string | undefined
   };
 }
 
-function askMemory(child: ChildProcess): Promise<GatewayMemory> {
+/** Sends `request` to the child's gc agent and resolves with its reply of the same type. */
+function ask<T>(child: ChildProcess, request: { type: string; file?: string }): Promise<T> {
   return new Promise((resolve, reject) => {
     const onMessage = (message: unknown) => {
-      const reply = message as { type?: string } & GatewayMemory;
-      if (reply.type !== 'memory') return;
+      if ((message as { type?: string }).type !== request.type) return;
       child.off('message', onMessage);
-      resolve({ rss: reply.rss, heapUsed: reply.heapUsed, gc: reply.gc });
+      resolve(message as T);
     };
     child.on('message', onMessage);
-    child.send({ type: 'memory' }, (error) => {
+    child.send(request, (error) => {
       if (error) reject(error);
     });
   });

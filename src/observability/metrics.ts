@@ -56,10 +56,25 @@ export interface Metrics {
   readonly metadataCache: { lookup(result: MetadataResult): void };
   /** Counts one subscription as active; the returned function (idempotent) ends it. */
   readonly subscriptions: { opened(transport: SubscriptionTransport): () => void };
+  /** The `graphql_envelop_*` series that both @graphql-yoga/plugin-prometheus and our subscription plugin feed. */
+  readonly graphql: GraphQLOperationSeries;
   /** Sets the sources the scrape-time gauges read (once the services they read from exist). */
   readAtScrape(sources: ScrapeSources): void;
   /** The text exposition of every metric. */
   scrape(): Promise<{ contentType: string; body: string }>;
+}
+
+/**
+ * The operation series of @envelop/prometheus, created here (names, help and labels as the plugin would, less the
+ * client-chosen `operationName` and error `path`) so that http/metrics-route.ts can hand them to the plugin for
+ * queries and mutations and feed subscriptions itself, from the one stream wrapper the subscription gauge already
+ * needs: the plugin's own subscribe hooks wrap every stream in three more iterators for its whole life.
+ */
+export interface GraphQLOperationSeries {
+  readonly requests: Counter<'operationType'>;
+  readonly requestDuration: Histogram<'operationType'>;
+  readonly subscribePhase: Histogram<'operationType'>;
+  readonly errors: Counter<'operationType' | 'phase'>;
 }
 
 // Seconds. The upstream allows one call per second per account: waits of many seconds are normal under load.
@@ -79,6 +94,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     webhooks: webhookMetrics(registers),
     ...cacheMetrics(registers, () => sources),
     subscriptions: subscriptionMetrics(registers),
+    graphql: graphqlOperationSeries(registers),
     readAtScrape(next) {
       sources = next;
     },
@@ -211,6 +227,26 @@ function subscriptionMetrics(registers: Registry[]): Metrics['subscriptions'] {
         active.dec({ transport });
       };
     },
+  };
+}
+
+function graphqlOperationSeries(registers: Registry[]): GraphQLOperationSeries {
+  const labelNames = ['operationType'] as const;
+  return {
+    requests: new Counter({ name: 'graphql_envelop_request', help: 'Counts the amount of GraphQL requests executed through Envelop', labelNames, registers }),
+    requestDuration: new Histogram({
+      name: 'graphql_envelop_request_duration',
+      help: 'Time spent on running the GraphQL operation from parse to execute',
+      labelNames,
+      registers,
+    }),
+    subscribePhase: new Histogram({ name: 'graphql_envelop_phase_subscribe', help: 'Time spent on running the GraphQL "subscribe" function', labelNames, registers }),
+    errors: new Counter({
+      name: 'graphql_envelop_error_result',
+      help: 'Counts the amount of errors reported from all phases',
+      labelNames: ['operationType', 'phase'] as const,
+      registers,
+    }),
   };
 }
 

@@ -5,7 +5,7 @@
 import { createSchema, createYoga } from 'graphql-yoga';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError, loadConfig } from '../../../src/config.js';
-import { useSubscriptionMetrics } from '../../../src/http/metrics-route.js';
+import { useGraphQLMetrics, useSubscriptionMetrics } from '../../../src/http/metrics-route.js';
 import { createMetrics, type Metrics } from '../../../src/observability/metrics.js';
 import { createDeferred } from '../../helpers/deferred.js';
 import { parseExposition } from '../../helpers/metrics.js';
@@ -135,6 +135,79 @@ describe('useSubscriptionMetrics', () => {
     second.resolve({ value: undefined, done: true });
     while (!(await reader.read()).done);
     expect(await active('sse')).toBe(0);
+  });
+});
+
+describe('graphql_envelop_* for subscriptions', () => {
+  /** A yoga over a `ticks` subscription that pushes 1, then a result whose field failed, then ends. */
+  function start(plugins: 'both' | 'prometheus only') {
+    const metrics = createMetrics({ defaultMetrics: false });
+    async function* ticks() {
+      yield 1;
+      yield -1;
+    }
+    const yoga = createYoga({
+      schema: createSchema({
+        typeDefs: 'type Query { ok: Boolean } type Subscription { ticks: Int }',
+        resolvers: {
+          Query: { ok: () => true },
+          Subscription: {
+            ticks: {
+              subscribe: ticks,
+              resolve: (n: number) => {
+                if (n < 0) throw new Error('negative tick');
+                return n;
+              },
+            },
+          },
+        },
+      }),
+      plugins: plugins === 'both' ? [useGraphQLMetrics(metrics), useSubscriptionMetrics(metrics)] : [useGraphQLMetrics(metrics)],
+      logging: false,
+    });
+    /** Runs the subscription to its end the way graphql-ws does (getEnveloped, for await). */
+    const follow = async () => {
+      const { parse, validate, subscribe, schema, contextFactory } = yoga.getEnveloped({});
+      const document = parse('subscription { ticks }');
+      expect(validate(schema, document)).toEqual([]);
+      const stream = (await subscribe({ schema, document, contextValue: await contextFactory() })) as AsyncIterable<{ errors?: unknown[] }>;
+      const results: { errors?: unknown[] }[] = [];
+      for await (const result of stream) results.push(result);
+      return results;
+    };
+    const value = async (name: string, labels: Record<string, string>) => {
+      const found = (await scrape(metrics)).samples.filter(
+        (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
+      );
+      return found.reduce((sum, s) => sum + s.value, 0);
+    };
+    return { yoga, follow, value };
+  }
+
+  it('leaves subscriptions out of @graphql-yoga/plugin-prometheus: it would wrap every stream for its whole life', async () => {
+    const { yoga, follow, value } = start('prometheus only');
+    const results = await follow();
+    expect(results).toHaveLength(2);
+    expect(await value('graphql_envelop_request', { operationType: 'subscription' })).toBe(0);
+    expect(await value('graphql_envelop_phase_subscribe_count', {})).toBe(0);
+    expect(await value('graphql_envelop_error_result', { operationType: 'subscription' })).toBe(0);
+    // Queries are still the plugin's.
+    await yoga.fetch('http://yoga/graphql?query=%7Bok%7D');
+    expect(await value('graphql_envelop_request', { operationType: 'query' })).toBe(1);
+    expect(await value('graphql_envelop_phase_execute_count', { operationType: 'query' })).toBe(1);
+  });
+
+  it('counts a subscription once when it ends, its life as the subscribe phase, and each error it pushed', async () => {
+    const { follow, value } = start('both');
+    const results = await follow();
+    expect(results.map((r) => r.errors?.length ?? 0)).toEqual([0, 1]);
+    const subscription = { operationType: 'subscription' };
+    expect(await value('graphql_envelop_request', subscription)).toBe(1);
+    expect(await value('graphql_envelop_request_duration_count', subscription)).toBe(1);
+    expect(await value('graphql_envelop_phase_subscribe_count', subscription)).toBe(1);
+    expect(await value('graphql_envelop_error_result', { ...subscription, phase: 'execute' })).toBe(1);
+    expect(await value('graphql_envelop_error_result', { ...subscription, phase: 'subscribe' })).toBe(0);
+    expect(await value('frames_subscriptions_active', { transport: 'ws' })).toBe(0);
   });
 });
 
