@@ -4,6 +4,7 @@
  * overrides it) so CI replays the same inputs; on a failure fast-check prints the seed and the shrunk counterexample.
  */
 import fc from 'fast-check';
+import { ASSET_ID_PATTERN, COLLECTION_ID_PATTERN, FRAME_ID_PATTERN } from '../../src/upstream/types.js';
 
 export const FUZZ_SEED = Number(process.env['FUZZ_SEED'] ?? 20261201);
 
@@ -98,3 +99,24 @@ export const forgedAuthorizationArbitrary: fc.Arbitrary<string> = fc.oneof(
     )
     .map(([alg, claims, sig]) => `Bearer ${b64url({ alg, typ: 'JWT' })}.${b64url(claims)}.${sig}`),
 );
+
+/**
+ * Every field with an id argument, `$id` in each; `pattern` is what makes the id well-formed (null: the field never
+ * reaches the upstream, whatever the id).
+ */
+export const ID_FIELDS = [
+  { query: 'query($id: ID!) { videoAsset(id: $id) { id filename } }', pattern: ASSET_ID_PATTERN },
+  { query: 'query($id: ID!) { frameCollection(id: $id) { id frameCount } }', pattern: COLLECTION_ID_PATTERN },
+  { query: 'query($id: ID!) { frame(id: $id) { id index url } }', pattern: FRAME_ID_PATTERN },
+  { query: 'query($id: ID!) { frameExtractionTask(id: $id) { id status } }', pattern: null },
+  {
+    query: 'mutation($id: ID!) { extractFrames(assetId: $id) { __typename ... on Error { message code } } }',
+    pattern: ASSET_ID_PATTERN,
+  },
+  {
+    query: 'mutation($id: ID!) { extractFrames(assetId: "re_1", force: true, idempotencyKey: $id) { __typename ... on Error { code } } }',
+    pattern: /^/, // the key is anything; the asset re_1 is well-formed (and unknown upstream)
+  },
+  { query: 'mutation($id: ID!) { deleteVideoAsset(id: $id) { __typename ... on Error { code } } }', pattern: ASSET_ID_PATTERN },
+  { query: 'mutation($id: ID!) { deleteFrameCollection(id: $id) { __typename ... on Error { code } } }', pattern: COLLECTION_ID_PATTERN },
+] as const;

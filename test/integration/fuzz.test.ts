@@ -7,9 +7,9 @@
 import { request } from 'node:http';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ASSET_ID_PATTERN, COLLECTION_ID_PATTERN, FRAME_ID_PATTERN, TASK_ID_PATTERN } from '../../src/upstream/types.js';
+import { TASK_ID_PATTERN } from '../../src/upstream/types.js';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
-import { fuzzParams, idArbitrary, webhookBodyArbitrary } from '../helpers/fuzz.js';
+import { fuzzParams, ID_FIELDS, idArbitrary, webhookBodyArbitrary } from '../helpers/fuzz.js';
 import { startTestGateway, TEST_WEBHOOK_SECRET, type GraphQLResponse, type TestGateway } from '../helpers/gateway.js';
 
 let fake: FakeUpstream;
@@ -51,23 +51,6 @@ function rawRequest(method: string, path: string, body?: string): Promise<number
 
 const masked = (body: GraphQLResponse) => (body.errors ?? []).filter((e) => /unexpected error/i.test(e.message));
 const upstreamCalls = () => fake.calls.length;
-
-const ID_FIELDS = [
-  { query: 'query($id: ID!) { videoAsset(id: $id) { id filename } }', pattern: ASSET_ID_PATTERN },
-  { query: 'query($id: ID!) { frameCollection(id: $id) { id frameCount } }', pattern: COLLECTION_ID_PATTERN },
-  { query: 'query($id: ID!) { frame(id: $id) { id index url } }', pattern: FRAME_ID_PATTERN },
-  { query: 'query($id: ID!) { frameExtractionTask(id: $id) { id status } }', pattern: null },
-  {
-    query: 'mutation($id: ID!) { extractFrames(assetId: $id) { __typename ... on Error { message code } } }',
-    pattern: ASSET_ID_PATTERN,
-  },
-  {
-    query: 'mutation($id: ID!) { extractFrames(assetId: "re_1", force: true, idempotencyKey: $id) { __typename ... on Error { code } } }',
-    pattern: /^/, // the key is anything; the asset re_1 is well-formed (and unknown upstream)
-  },
-  { query: 'mutation($id: ID!) { deleteVideoAsset(id: $id) { __typename ... on Error { code } } }', pattern: ASSET_ID_PATTERN },
-  { query: 'mutation($id: ID!) { deleteFrameCollection(id: $id) { __typename ... on Error { code } } }', pattern: COLLECTION_ID_PATTERN },
-] as const;
 
 describe('fuzzing id arguments', () => {
   it('answers every id of every field without a 5xx or a crash; a malformed id costs no upstream call and no task', async () => {
