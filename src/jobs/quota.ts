@@ -15,6 +15,7 @@ import type { UpstreamClient } from '../upstream/client.js';
 import { UpstreamError } from '../upstream/errors.js';
 import { RegistryUnavailableError } from './registry-guard.js';
 
+/** What a budget counts: `extractFrames` calls, or uploads (uploadVideo and importVideo alike). */
 export type Budget = 'extractions' | 'uploads';
 
 const HOUR_SECONDS = 3600;
@@ -44,11 +45,13 @@ export interface Quota {
   remaining(tenant: string): Promise<number>;
 }
 
+/** The two budgets every tenant has. */
 export interface Quotas {
   extractions: Quota;
   uploads: Quota;
 }
 
+/** How {@link createQuota} builds one budget. */
 export interface QuotaOptions {
   budget: Budget;
   /** Units per hour; 0 refuses every charge. */
@@ -99,6 +102,7 @@ export function createQuota(options: QuotaOptions): Quota {
         throw exhausted(error);
       }
       let refunded = false;
+      // A refund after the window rolled over credits the new window: at most one unit per refused call.
       return async () => {
         if (refunded) return;
         refunded = true;
