@@ -124,6 +124,8 @@ export function createSubmitter(deps: SubmitterDeps): (assetId: string, options?
     if (!VIDEO_EXTENSIONS.has(ext)) {
       throw new ExtractionRejectedError('NOT_A_VIDEO', `Asset ${assetId} is not a video (extension "${ext || 'none'}")`, asset);
     }
+    // The only billed call: the metered client (services.ts, jobs/quota.ts) charges the tenant's extraction budget
+    // here, so reuse, dedupe joins and the rejections above are free; QuotaExhaustedError if it is used up.
     const { taskId } = await client.extractFrames(assetId);
     const submittedAt = now();
     const record: TaskRecord = {
