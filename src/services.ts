@@ -20,6 +20,7 @@ import { createMetadataCache, type MetadataCache } from './loaders/metadata-cach
 import { createLogger, type Logger } from './logger.js';
 import { createDiskCache } from './media/disk-cache.js';
 import { createMediaHandler, type MediaRequestHandler } from './media/handler.js';
+import { collectionIdOfFrame } from './media/ids.js';
 import { createMediaService } from './media/media-service.js';
 import { createMediaSigner, type MediaSigner } from './media/signing.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
@@ -194,7 +195,20 @@ export function createServices(config: Config, deps: GatewayDeps = {}): ServiceR
   const currentSigner: MediaSigner = { url: (id) => signer.url(id), verify: (...args) => signer.verify(...args) };
   const mediaCache = createDiskCache({ dir: config.media.cacheDir, maxBytes: config.media.cacheMaxBytes });
   const mediaService = createMediaService({ client, cache: mediaCache, logger, metadata: (id) => metadata.get(id) });
-  const media = createMediaHandler({ signer: currentSigner, service: mediaService, logger, onResult: metrics.media.request });
+  const media = createMediaHandler({
+    signer: currentSigner,
+    service: mediaService,
+    logger,
+    onResult: metrics.media.request,
+    // With auth every URL is minted for an owned id, so a forgotten one was deleted (perhaps through another instance).
+    ...(config.auth.enabled
+      ? {
+          stillOwned: async (id, kind) =>
+            (await ownership.ownerOf(kind === 'video' ? 'asset' : 'collection', kind === 'frame' ? (collectionIdOfFrame(id) ?? id) : id)) !==
+            null,
+        }
+      : {}),
+  });
   metrics.readAtScrape({ tasksPending: () => store.pendingCount(), mediaCacheBytes: () => mediaCache.stats().bytes });
 
   const services: Services & { scheduler: Scheduler; store: TaskStore } = {

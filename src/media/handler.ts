@@ -17,7 +17,7 @@ import { sendJson as writeJson } from '../http/read-body.js';
 import { isUpstreamError } from '../upstream/errors.js';
 import type { CacheEntry } from './disk-cache.js';
 import { etagMatches, ifRangeAllows, parseRange } from './http-conditional.js';
-import { classifyMediaId, extensionForContentType, MEDIA_PATH_PREFIX, type MediaKind } from './ids.js';
+import { classifyMediaId, collectionIdOfFrame, extensionForContentType, MEDIA_PATH_PREFIX, type MediaKind } from './ids.js';
 import type { MediaService } from './media-service.js';
 import type { MediaSigner } from './signing.js';
 import type { MediaBody, MediaHeaders, MediaLogger } from './types.js';
@@ -32,6 +32,12 @@ export interface MediaHandlerOptions {
    * upstream download (or from metadata, for a HEAD), `error` when it failed before the response began.
    */
   onResult?: (result: 'hit' | 'miss' | 'error') => void;
+  /**
+   * Whether the id is still someone's (set with auth on, where every URL is minted for an owned id). False once it
+   * was deleted through any instance: the URL answers 404 and this instance's cached copy is evicted, since only the
+   * deleting instance evicted at once. A failed check serves anyway (the URL was signed for its owner).
+   */
+  stillOwned?: (id: string, kind: MediaKind) => Promise<boolean>;
 }
 
 /** A node:http request listener; never rejects (failures become HTTP errors or a destroyed response). */
@@ -63,7 +69,22 @@ export function createMediaHandler(options: MediaHandlerOptions): MediaRequestHa
     if (check !== 'ok') {
       return sendJson(res, 403, { error: 'forbidden', message: 'Missing or invalid media URL signature.' });
     }
+    if (!(await isLive(id, kind))) {
+      // A frame is owned through its collection: the whole collection went.
+      await service.evict(kind === 'frame' ? (collectionIdOfFrame(id) ?? id) : id);
+      return sendJson(res, 404, { error: 'not_found' });
+    }
     await serve(req, res, id, kind);
+  }
+
+  async function isLive(id: string, kind: MediaKind): Promise<boolean> {
+    if (!options.stillOwned) return true;
+    try {
+      return await options.stillOwned(id, kind);
+    } catch (error) {
+      logger?.warn?.('media: ownership check failed; serving the signed URL', { id, error });
+      return true;
+    }
   }
 
   async function serve(req: IncomingMessage, res: ServerResponse, id: string, kind: MediaKind): Promise<void> {

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { startTestGateway, TEST_API_KEY, TEST_WEBHOOK_SECRET, type GraphQLResponse, type TestGateway } from '../helpers/gateway.js';
 import { postGraphQLMultipart } from '../helpers/multipart.js';
+import { openTestRedis, TEST_REDIS_URL, type TestRedis } from '../helpers/redis.js';
 
 const JWT_SECRET = 'lists-deletes-jwt-secret-0123456789abcdef';
 
@@ -76,8 +77,8 @@ async function tokenOf(tenant: string): Promise<string> {
   return token;
 }
 
-async function as<T = Record<string, any>>(tenant: string, query: string, variables: Record<string, unknown> = {}) {
-  const res = await fetch(`${gw.url}/graphql`, {
+async function as<T = Record<string, any>>(tenant: string, query: string, variables: Record<string, unknown> = {}, on = gw) {
+  const res = await fetch(`${on.url}/graphql`, {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
@@ -90,8 +91,8 @@ async function as<T = Record<string, any>>(tenant: string, query: string, variab
 }
 
 /** `as`, for a reply that must have no errors. */
-async function dataAs(tenant: string, query: string, variables: Record<string, unknown> = {}) {
-  const res = await as(tenant, query, variables);
+async function dataAs(tenant: string, query: string, variables: Record<string, unknown> = {}, on = gw) {
+  const res = await as(tenant, query, variables, on);
   expect(res.errors).toBeUndefined();
   return res.data!;
 }
@@ -254,13 +255,13 @@ describe('deleteFrameCollection', () => {
     expect(deleteFrameCollection).toEqual({ __typename: 'DeleteFrameCollectionSuccess', deletedId: collectionId });
     expect(deletes().map((call) => call.path)).toEqual([`/${collectionId}`]);
 
-    // URLs minted before the delete no longer serve the cached bytes: the cache misses and the upstream has nothing.
+    // URLs minted before the delete no longer serve the cached bytes (the id is nobody's now: no upstream call).
     for (const url of [frames[1]!.url, zipUrl]) {
       const res = await fetch(url);
       await res.arrayBuffer();
       expect(res.status).toBe(404);
     }
-    expect(fake.callsTo('GET', /\/download$/).length).toBeGreaterThan(downloads);
+    expect(fake.callsTo('GET', /\/download$/)).toHaveLength(downloads);
     expect((await dataAs('acme', COLLECTION, { id: collectionId })).frameCollection).toBeNull();
   });
 
@@ -288,6 +289,46 @@ describe('deleteFrameCollection', () => {
   });
 });
 
+describe('across instances (REDIS_URL)', () => {
+  let redis: TestRedis;
+  let other: TestGateway;
+
+  beforeEach(async () => {
+    redis = await openTestRedis();
+    const env = { AUTH_JWT_SECRET: JWT_SECRET, REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: redis.prefix };
+    await gw.close();
+    gw = await startTestGateway({ upstreamUrl: fake.url, env });
+    other = await startTestGateway({ upstreamUrl: fake.url, env });
+    fake.setWebhookUrl(`${gw.url}/webhooks/mavi/${TEST_WEBHOOK_SECRET}`);
+  });
+  afterEach(async () => {
+    await other.close();
+    await redis.dispose();
+  });
+
+  it('a delete through one instance empties the lists of every instance and ends the cached media of the others', async () => {
+    const { collectionId, frames } = await collectionOf('acme');
+    const cached = await fetch(frames[0]!.url);
+    expect(cached.status).toBe(200);
+    await cached.arrayBuffer();
+    const downloads = fake.callsTo('GET', /\/download$/).length;
+    const assetId = (await dataAs('acme', ASSETS, {}, other)).videoAssets.edges[0].node.id;
+
+    const deleted = (await dataAs('acme', DELETE_COLLECTION, { id: collectionId }, other)).deleteFrameCollection;
+    expect(deleted.__typename).toBe('DeleteFrameCollectionSuccess');
+    expect((await dataAs('acme', DELETE_ASSET, { id: assetId }, other)).deleteVideoAsset.__typename).toBe('DeleteVideoAssetSuccess');
+    expect((await dataAs('acme', ASSETS)).videoAssets.edges).toEqual([]);
+
+    // The first instance still has the frames on disk, but a URL it signed before the delete no longer serves them.
+    for (const frame of frames) {
+      const res = await fetch(frame.url);
+      await res.arrayBuffer();
+      expect(res.status).toBe(404);
+    }
+    expect(fake.callsTo('GET', /\/download$/)).toHaveLength(downloads);
+  });
+});
+
 describe('without auth (the one local tenant)', () => {
   beforeEach(async () => {
     await gw.close();
@@ -309,11 +350,16 @@ describe('without auth (the one local tenant)', () => {
     expect(deletes().map((call) => call.path)).toEqual([`/${external}`]);
   });
 
-  it('a deleted asset or collection is not answered from cached metadata afterwards', async () => {
+  it('a deleted asset or collection is not answered from cached metadata or media afterwards', async () => {
     const assetId = fake.addAsset();
     const { collectionId } = fake.addCollection(2);
     expect((await gw.graphql(ASSET, { id: assetId })).data!.videoAsset.id).toBe(assetId);
-    expect((await gw.graphql(COLLECTION, { id: collectionId })).data!.frameCollection.frames).toHaveLength(2);
+    const { frames } = (await gw.graphql(COLLECTION, { id: collectionId })).data!.frameCollection;
+    expect(frames).toHaveLength(2);
+    const cached = await fetch(frames[0].url);
+    expect(cached.status).toBe(200);
+    await cached.arrayBuffer();
+    const downloads = fake.callsTo('GET', /\/download$/).length;
 
     expect((await gw.graphql(DELETE_ASSET, { id: assetId })).data!.deleteVideoAsset.__typename).toBe('DeleteVideoAssetSuccess');
     expect((await gw.graphql(DELETE_COLLECTION, { id: collectionId })).data!.deleteFrameCollection.__typename).toBe(
@@ -322,5 +368,10 @@ describe('without auth (the one local tenant)', () => {
     expect((await gw.graphql(ASSET, { id: assetId })).data!.videoAsset).toBeNull();
     expect((await gw.graphql(COLLECTION, { id: collectionId })).data!.frameCollection).toBeNull();
     expect((await gw.graphql(`query { frame(id: "${collectionId.replace('im_', 'imc_')}_0") { id } }`)).data!.frame).toBeNull();
+    // Without auth nothing is checked at serve time: the evicted cache misses, and the upstream has nothing.
+    const after = await fetch(frames[1].url);
+    await after.arrayBuffer();
+    expect(after.status).toBe(404);
+    expect(fake.callsTo('GET', /\/download$/).length).toBeGreaterThan(downloads);
   });
 });
