@@ -5,7 +5,8 @@
  * from metadata. Errors are small JSON bodies; upstream bytes are only sent on success; a stalled or timed-out
  * upstream download is a 504.
  *
- * Hot path (cached frame): one HMAC, one Map lookup, one `open` (no `stat`: the cache entry knows the size).
+ * Hot path (cached frame): one HMAC, one Map lookup, one `open` (no `stat`: the cache entry knows the size); with auth
+ * also one ownership read (a Map lookup, or one Redis GET with REDIS_URL).
  */
 import { createReadStream, type ReadStream } from 'node:fs';
 import { once } from 'node:events';
