@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { createFetch } from '@whatwg-node/fetch';
 import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
+import { createGatewayAuth } from './auth/gateway-auth.js';
 import { webhookPath, type Config } from './config.js';
 import { createContextFactory, type Context } from './context.js';
 import { trackConnections, useEndEventStreamsOn } from './http/drain.js';
@@ -53,12 +54,14 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
   const { services } = runtime;
   const { logger, tasks, scheduler, pubsub } = services;
   const createContext = createContextFactory(services);
+  // Bearer JWTs on HTTP/SSE and in graphql-ws' connection_init; without AUTH_* every caller is the local tenant.
+  const auth = createGatewayAuth(config.auth);
   // Aborted when the drain begins: ends every SSE stream (see useEndEventStreamsOn).
   const drainSignal = new AbortController();
 
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
-    context: () => createContext(),
+    context: (initial) => createContext(auth.callerOf(initial)),
     graphiql: config.exposure.graphiql && { subscriptionsProtocol: 'WS', title: 'frames gateway' },
     // GraphiQL bundled into the page: no third-party CDN script, and it works offline. The bundle is ~9 MB of JS
     // (~45 MB RSS once parsed), so it is imported on the first page request, not at start-up.
@@ -74,6 +77,8 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
     // No CSRF prevention plugin: nothing here sets or reads cookies (callers authenticate with an Authorization
     // header, media with signed URLs), so a cross-site request carries no ambient credential to abuse.
     plugins: [
+      // First: a refused token ends the request before its body is parsed; execution runs as the caller's tenant.
+      auth.plugin,
       // Persisted operations before the limits, so those check the document a hash stands for.
       ...(persistedOperations ? [usePersistedOperationList(persistedOperations)] : []),
       useJsonBodyLimit(config.limits.maxBodyBytes),
@@ -140,7 +145,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
     }, logger),
   );
   const drain = trackConnections(server);
-  const graphqlWs = attachGraphQLWs(server, yoga, persistedOperations);
+  const graphqlWs = attachGraphQLWs(server, yoga, persistedOperations, auth.authenticator);
 
   let shuttingDown: Promise<void> | undefined;
   const shutdown = (options: { timeoutMs?: number } = {}) => (shuttingDown ??= runShutdown(options.timeoutMs ?? config.shutdownTimeoutMs));

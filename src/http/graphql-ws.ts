@@ -7,6 +7,8 @@ import { GraphQLError, type DocumentNode } from 'graphql';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
+import type { Authenticator } from '../auth/authenticator.js';
+import { createWsAuth } from '../auth/graphql-ws-auth.js';
 import { resolveWsOperation, type PersistedOperations } from './persisted-operations.js';
 
 type EnvelopedRoot = { execute: (args: unknown) => unknown; subscribe: (args: unknown) => unknown };
@@ -26,10 +28,15 @@ export function attachGraphQLWs(
   server: Server,
   yoga: YogaServerInstance<any, any>,
   persistedOperations?: PersistedOperations,
+  authenticator?: Authenticator,
 ): GraphQLWsHandle {
   const wsServer = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
+  // connection_init carries the token (4401 when refused or expired); without an authenticator every caller is local.
+  const auth = createWsAuth(authenticator);
   const disposable = useServer(
     {
+      onConnect: (ctx) => auth.onConnect(ctx),
+      onClose: (ctx) => auth.onClose(ctx),
       // onSubscribe below puts yoga's enveloped execute/subscribe on rootValue.
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
@@ -39,7 +46,8 @@ export function attachGraphQLWs(
         if (typeof query !== 'string') return [query];
         // Same envelop pipeline as HTTP: plugins, masking and context apply to websocket operations too.
         const operation = { ...params, query };
-        const enveloped = yoga.getEnveloped({ ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, params: operation });
+        const caller = auth.callerOf(ctx);
+        const enveloped = yoga.getEnveloped({ ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, params: operation, caller });
         // A bad operation is an `error` message for that operation: thrown here it would close the whole socket.
         let document: DocumentNode;
         try {

@@ -93,7 +93,7 @@ describe('loadConfig', () => {
 
 describe('loadConfig: authentication', () => {
   const withRealKey = { MAVI_API_KEY: 'sk-mavi-x', MAVI_WEBHOOK_SECRET: 'abcdefghijklmnop' };
-  const problemsOf = (env: Record<string, string>) => {
+  const problemsOf = (env: Record<string, string | undefined>) => {
     try {
       loadConfig(env);
     } catch (error) {

@@ -1,0 +1,141 @@
+import { createSchema, createYoga } from 'graphql-yoga';
+import { SignJWT, type JWTPayload } from 'jose';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createGatewayAuth } from '../../../src/auth/gateway-auth.js';
+import { loadConfig } from '../../../src/config.js';
+import { currentTenant, type Caller } from '../../../src/tenancy.js';
+import { createDeferred, type Deferred } from '../../helpers/deferred.js';
+
+const SECRET = 'unit-jwt-secret-0123456789abcdef01234';
+const sign = (claims: JWTPayload, expiresAt = Math.floor(Date.now() / 1000) + 600) =>
+  new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(expiresAt).sign(new TextEncoder().encode(SECRET));
+
+/**
+ * yoga (no socket) over a tiny schema whose resolvers report what they see: `currentTenant()` and `ctx.caller`.
+ * Each of its `events` ticks is released by the test, outside any tenant scope, like an event from the pub/sub.
+ */
+function harness(env: Record<string, string>, events = 2) {
+  const auth = createGatewayAuth(loadConfig(env).auth);
+  let tick: Deferred<void> = createDeferred();
+  const schema = createSchema<{ caller: Caller }>({
+    typeDefs: /* GraphQL */ `
+      type Query { seen: String }
+      type Subscription { ticks: String }
+    `,
+    resolvers: {
+      Query: { seen: (_root, _args, ctx) => `${currentTenant()}/${ctx.caller.tenant}` },
+      Subscription: {
+        ticks: {
+          subscribe: async function* () {
+            for (let i = 0; i < events; i++) {
+              await tick.promise;
+              tick = createDeferred();
+              yield currentTenant();
+            }
+          },
+          resolve: (fromSource: string | undefined) => `${fromSource}/${currentTenant()}`,
+        },
+      },
+    },
+  });
+  const yoga = createYoga({
+    schema,
+    context: (initial) => ({ caller: auth.callerOf(initial) }),
+    plugins: [auth.plugin],
+    maskedErrors: false,
+    logging: false,
+  });
+  return { yoga, release: () => tick.resolve() };
+}
+
+const post = (yoga: ReturnType<typeof harness>['yoga'], query: string, headers: Record<string, string> = {}) =>
+  yoga.fetch('http://gateway/graphql', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ query }),
+  });
+
+/** Reads SSE events (`next` data as JSON, `complete` as the string) from a yoga response. */
+function sseEvents(response: Response) {
+  const reader = response.body!.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  return async function next(): Promise<unknown> {
+    for (;;) {
+      const end = buffer.indexOf('\n\n');
+      if (end >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        if (/^event: complete/m.test(block)) return 'complete';
+        const data = /^data: (.*)$/m.exec(block)?.[1];
+        if (data && data !== '') return JSON.parse(data);
+        continue;
+      }
+      const { value, done } = await reader.read();
+      if (done) return 'end of stream';
+      buffer += decoder.decode(value, { stream: true });
+    }
+  };
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('createGatewayAuth', () => {
+  it('runs a query as the token tenant: currentTenant() in the resolver and ctx.caller agree', async () => {
+    const { yoga } = harness({ AUTH_JWT_SECRET: SECRET });
+    const res = await post(yoga, '{ seen }', { authorization: `Bearer ${await sign({ tenant: 'acme' })}` });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ data: { seen: 'acme/acme' } });
+  });
+
+  it('runs as the local tenant without auth configured', async () => {
+    const { yoga } = harness({});
+    expect(await (await post(yoga, '{ seen }')).json()).toEqual({ data: { seen: 'local/local' } });
+  });
+
+  it('answers 401 UNAUTHENTICATED with WWW-Authenticate before parsing the document', async () => {
+    const { yoga } = harness({ AUTH_JWT_SECRET: SECRET });
+    const res = await post(yoga, '{ this is not graphql');
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toBe('Bearer');
+    expect(await res.json()).toEqual({
+      errors: [{ message: 'Authentication required: send Authorization: Bearer <token>', extensions: { code: 'UNAUTHENTICATED' } }],
+    });
+  });
+
+  it('pulls every subscription event as the tenant, though the events come from outside its scope', async () => {
+    const { yoga, release } = harness({ AUTH_JWT_SECRET: SECRET });
+    const token = await sign({ tenant: 'acme' });
+    const res = await post(yoga, 'subscription { ticks }', { accept: 'text/event-stream', authorization: `Bearer ${token}` });
+    const next = sseEvents(res);
+    release();
+    expect(await next()).toEqual({ data: { ticks: 'acme/acme' } });
+    release();
+    expect(await next()).toEqual({ data: { ticks: 'acme/acme' } });
+    expect(await next()).toBe('complete');
+  });
+
+  it('ends an SSE subscription at the token expiry with a final UNAUTHENTICATED error', async () => {
+    vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] });
+    const { yoga, release } = harness({ AUTH_JWT_SECRET: SECRET }, Infinity);
+    const exp = Math.floor(Date.now() / 1000) + 60;
+    const token = await sign({ tenant: 'acme' }, exp);
+    const res = await post(yoga, 'subscription { ticks }', { accept: 'text/event-stream', authorization: `Bearer ${token}` });
+    expect(res.status).toBe(200);
+    const next = sseEvents(res);
+    release();
+    expect(await next()).toEqual({ data: { ticks: 'acme/acme' } });
+    const expired = next();
+    await vi.advanceTimersByTimeAsync(exp * 1000 - Date.now() - 1);
+    // Nothing yet one millisecond before exp; then the error, then the stream completes.
+    let settled = false;
+    void expired.then(() => (settled = true));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await expired).toEqual({ errors: [{ message: 'Token expired', extensions: { code: 'UNAUTHENTICATED' } }] });
+    expect(await next()).toBe('complete');
+  });
+});
