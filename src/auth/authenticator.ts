@@ -14,7 +14,7 @@ import {
   type JWTVerifyGetKey,
   type FlattenedJWSInput,
 } from 'jose';
-import type { Caller } from '../tenancy.js';
+import { LOCAL_TENANT, type Caller } from '../tenancy.js';
 
 /** The `auth` part of the gateway config this module needs. */
 export interface AuthenticatorOptions {
@@ -129,6 +129,10 @@ function tenantOf(payload: JWTPayload, claim: string): string {
   // Control characters would let a tenant id forge log lines or registry keys.
   if (tenant.length > MAX_TENANT_LENGTH || /[\p{Cc}]/u.test(tenant)) {
     throw new AuthenticationError('no-tenant', `Token's tenant must be at most ${MAX_TENANT_LENGTH} characters without control characters`);
+  }
+  // The local tenant owns what was recorded while the gateway ran without auth; a token must not inherit that.
+  if (tenant === LOCAL_TENANT) {
+    throw new AuthenticationError('no-tenant', `Token's tenant "${LOCAL_TENANT}" is reserved for the gateway without auth`);
   }
   return tenant;
 }

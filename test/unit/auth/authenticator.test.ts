@@ -78,6 +78,9 @@ describe('createAuthenticator (HS256)', () => {
     expect(forged).toMatch(/^no-tenant: .*control characters/);
     expect(forged).not.toContain('forged');
     expect(await refusal(auth.authenticate(`Bearer ${await hs256({ tenant: 't'.repeat(257) })}`))).toMatch(/^no-tenant: /);
+    // "local" is the tenant of the gateway without auth: a token naming it would inherit what was recorded then.
+    expect(await refusal(auth.authenticate(`Bearer ${await hs256({ tenant: 'local' })}`))).toMatch(/^no-tenant: .*reserved/);
+    expect(await refusal(auth.authenticate(`Bearer ${await hs256({ sub: 'local' })}`))).toMatch(/^no-tenant: .*reserved/);
   });
 
   it('checks AUTH_ISSUER and AUTH_AUDIENCE when configured', async () => {
