@@ -12,6 +12,8 @@
  * `--snapshots` also writes a V8 heap snapshot at N and at 2N (into `--snapshot-dir`, default a temporary one) and
  * prints the objects allocated between them and still live, by class, per subscriber, with the chains that hold
  * them. `--env` passes variables to the gateway (`--env OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318`: tracing).
+ * With `--env AUTH_JWT_SECRET=<32+ chars>` the gateway authenticates: the tasks belong to the tenant `bench`, and the
+ * warm-up query and every socket's connection_init carry an HS256 token of that tenant, valid for two hours.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -20,6 +22,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
+import { SignJWT } from 'jose';
 import { startFakeUpstream } from '../test/helpers/fake-upstream.js';
 import { killAllGateways, startGatewayProcess, type GatewayMemory, type GatewayProcess } from './lib/gateway-process.js';
 import { newObjects, readHeapSnapshot } from './lib/heap-diff.js';
@@ -36,6 +39,7 @@ const WARMUP = 200;
 /** Classes listed from a snapshot comparison, and how many of them get their holders shown. */
 const TOP_CLASSES = 25;
 const EXPLAINED = 12;
+const BENCH_TENANT = 'bench';
 
 const { values } = parseArgs({
   options: {
@@ -65,6 +69,8 @@ const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 
 interface Bench {
   work: string;
+  /** `Bearer <token>` when the gateway runs with AUTH_JWT_SECRET. */
+  authorization: string | undefined;
   redis: Redis;
   prefix: string;
   sockets: WsConnection[];
@@ -93,11 +99,11 @@ function startGateway(bench: Bench, upstreamUrl: string): Promise<GatewayProcess
  * A health check and a query, as a serving gateway has had: the request log's AsyncLocalStorage then tracks every
  * promise (it starts to at its first request), the idle subscribers' pending ones included.
  */
-async function servePlainRequests(gateway: GatewayProcess): Promise<void> {
+async function servePlainRequests(bench: Bench, gateway: GatewayProcess): Promise<void> {
   const health = await fetch(`${gateway.url}/healthz`);
   const query = await fetch(`${gateway.url}/graphql`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...(bench.authorization ? { authorization: bench.authorization } : {}) },
     body: JSON.stringify({ query: '{ __typename }' }),
   });
   await Promise.all([health.text(), query.text()]);
@@ -105,8 +111,8 @@ async function servePlainRequests(gateway: GatewayProcess): Promise<void> {
 }
 
 /** `count` subscribers on `tasks` (PER_TASK each, in order), resolved once every one got its first event. */
-async function subscribe(gateway: GatewayProcess, tasks: readonly string[], count: number): Promise<WsConnection[]> {
-  const sockets = await openSockets(gateway.wsUrl, count);
+async function subscribe(bench: Bench, gateway: GatewayProcess, tasks: readonly string[], count: number): Promise<WsConnection[]> {
+  const sockets = await openSockets(gateway.wsUrl, count, undefined, bench.authorization ? { authorization: bench.authorization } : {});
   const first = await Promise.all(sockets.map((s, i) => watchTask(s, tasks[Math.floor(i / PER_TASK)]!).ready));
   if (first.some((status) => status !== 'PENDING')) throw new Error(`subscriptions did not start PENDING: ${[...new Set(first)]}`);
   return sockets;
@@ -114,15 +120,16 @@ async function subscribe(gateway: GatewayProcess, tasks: readonly string[], coun
 
 /** Memory before, at N and at 2N subscribers, plus a heap snapshot at N and 2N when asked for. */
 async function measure(bench: Bench, gateway: GatewayProcess): Promise<{ points: [string, GatewayMemory][]; snapshots: string[] }> {
-  const tasks = await insertPendingTasks(bench.redis, bench.prefix, (2 * N) / PER_TASK);
+  const tenant = bench.authorization ? BENCH_TENANT : undefined;
+  const tasks = await insertPendingTasks(bench.redis, bench.prefix, (2 * N) / PER_TASK, tenant);
   // Lazily loaded code and warmed caches are not per-subscriber memory.
-  await servePlainRequests(gateway);
-  await closeSockets(await subscribe(gateway, tasks, WARMUP));
+  await servePlainRequests(bench, gateway);
+  await closeSockets(await subscribe(bench, gateway, tasks, WARMUP));
   const points: [string, GatewayMemory][] = [['before', await gateway.memory()]];
   const snapshots: string[] = [];
   for (const round of [0, 1]) {
     progress(`connecting subscribers ${round * N + 1}..${(round + 1) * N}`);
-    bench.sockets.push(...(await subscribe(gateway, tasks.slice((round * N) / PER_TASK), N)));
+    bench.sockets.push(...(await subscribe(bench, gateway, tasks.slice((round * N) / PER_TASK), N)));
     points.push([`${(round + 1) * N} idle subscribers`, await gateway.memory()]);
     const file = path.resolve(values['snapshot-dir'] ?? bench.work, `subscribers-${(round + 1) * N}.heapsnapshot`);
     if (values.snapshots) snapshots.push(await gateway.heapSnapshot(file));
@@ -164,10 +171,21 @@ async function compareSnapshots(fileA: string, fileB: string): Promise<string> {
   return lines.join('\n');
 }
 
+/** A token for the gateway's AUTH_* settings passed with --env (HS256 secret, tenant claim, issuer, audience). */
+async function benchAuthorization(): Promise<string | undefined> {
+  const secret = extraEnv.AUTH_JWT_SECRET;
+  if (secret === undefined) return undefined;
+  const jwt = new SignJWT({ [extraEnv.AUTH_TENANT_CLAIM ?? 'tenant']: BENCH_TENANT }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('2h');
+  if (extraEnv.AUTH_ISSUER) jwt.setIssuer(extraEnv.AUTH_ISSUER);
+  if (extraEnv.AUTH_AUDIENCE) jwt.setAudience(extraEnv.AUTH_AUDIENCE);
+  return `Bearer ${await jwt.sign(new TextEncoder().encode(secret))}`;
+}
+
 async function main(): Promise<void> {
   const fake = await startFakeUpstream({ rps: 0, apiKey: API_KEY });
   const bench: Bench = {
     work: await mkdtemp(path.join(tmpdir(), 'bench-subscriber-memory-')),
+    authorization: await benchAuthorization(),
     redis: new Redis(redisUrl, { connectionName: 'bench-subscriber-memory' }),
     prefix: `bench-subscriber-memory:${process.pid}-${randomBytes(4).toString('hex')}:`,
     sockets: [],

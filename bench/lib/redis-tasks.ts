@@ -10,19 +10,23 @@ import type { TaskRecord } from '../../src/jobs/store.js';
 
 const BATCH = 500;
 
-/** Inserts `count` PENDING tasks (distinct assets, deadline one hour away); returns their ids in order. */
-export async function insertPendingTasks(redis: Redis, prefix: string, count: number): Promise<string[]> {
+/**
+ * Inserts `count` PENDING tasks (distinct assets, deadline one hour away) of `tenant` (default: none, i.e. the local
+ * tenant of a gateway without auth); returns their ids in order.
+ */
+export async function insertPendingTasks(redis: Redis, prefix: string, count: number, tenant?: string): Promise<string[]> {
   const store = createRedisTaskStore({ redis, prefix });
   const now = Date.now();
   const ids = Array.from({ length: count }, () => randomBytes(16).toString('hex'));
   for (let start = 0; start < count; start += BATCH) {
-    await Promise.all(ids.slice(start, start + BATCH).map((id, i) => store.insert(pendingTask(id, start + i, now), now)));
+    await Promise.all(ids.slice(start, start + BATCH).map((id, i) => store.insert(pendingTask(id, start + i, now, tenant), now)));
   }
   return ids;
 }
 
-function pendingTask(id: string, n: number, now: number): TaskRecord {
+function pendingTask(id: string, n: number, now: number, tenant: string | undefined): TaskRecord {
   return {
+    ...(tenant === undefined ? {} : { tenant }),
     id,
     assetId: `re_${700_000_000_000_000_000n + BigInt(n)}`,
     status: 'PENDING',

@@ -61,14 +61,19 @@ export function watchTask(connection: WsConnection, taskId: string, onSucceeded?
   return watch;
 }
 
-/** Opens `count` sockets to `url`, at most `concurrency` handshakes at a time. */
-export async function openSockets(url: string, count: number, concurrency = 200): Promise<WsConnection[]> {
+/** Opens `count` sockets to `url`, at most `concurrency` handshakes at a time, each initialised with `initPayload`. */
+export async function openSockets(
+  url: string,
+  count: number,
+  concurrency = 200,
+  initPayload?: Record<string, unknown>,
+): Promise<WsConnection[]> {
   const sockets: WsConnection[] = [];
   let started = 0;
   const worker = async () => {
     while (started < count) {
       started += 1;
-      sockets.push(await connectWs(url));
+      sockets.push(await connectWs(url, initPayload));
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));

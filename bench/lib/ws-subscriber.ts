@@ -31,8 +31,11 @@ interface ServerMessage {
   payload?: unknown;
 }
 
-/** Opens a socket to `url` (ws://…/graphql) and resolves once the server acknowledged connection_init. */
-export function connectWs(url: string): Promise<WsConnection> {
+/**
+ * Opens a socket to `url` (ws://…/graphql) and resolves once the server acknowledged connection_init (sent with
+ * `initPayload`, e.g. `{ authorization: 'Bearer …' }` for a gateway with auth).
+ */
+export function connectWs(url: string, initPayload: Record<string, unknown> = {}): Promise<WsConnection> {
   const socket = new WebSocket(url, 'graphql-transport-ws', { perMessageDeflate: false });
   const operations = new Map<string, SubscriptionHandlers>();
   socket.on('close', (code, reason) => {
@@ -41,7 +44,7 @@ export function connectWs(url: string): Promise<WsConnection> {
   });
   return new Promise<WsConnection>((resolve, reject) => {
     socket.once('error', reject);
-    socket.once('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: {} })));
+    socket.once('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: initPayload })));
     socket.on('message', (raw) => {
       const message = JSON.parse(raw.toString()) as ServerMessage;
       if (message.type === 'connection_ack') {

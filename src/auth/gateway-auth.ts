@@ -12,7 +12,7 @@ import type { Config } from '../config.js';
 import { ErrorCode } from '../schema/error-codes.js';
 import { LOCAL_CALLER, runAsTenant, type Caller } from '../tenancy.js';
 import { AuthenticationError, createAuthenticator, type Authenticator } from './authenticator.js';
-import { atTime } from './expiry.js';
+import { createExpiryScheduler, type ExpiryScheduler } from './expiry.js';
 
 export interface GatewayAuth {
   /** Undefined when auth is off (every caller is the local tenant). */
@@ -36,6 +36,7 @@ export function createGatewayAuth(auth: Config['auth']): GatewayAuth {
   const authenticator = auth.enabled ? createAuthenticator(auth) : undefined;
   // Keyed by yoga's Request object, which the same request's initial context carries into the context factory.
   const callers = new WeakMap<object, Caller>();
+  const expiries = createExpiryScheduler<ExpiringStream>((stream) => stream.expire());
   return {
     authenticator,
     callerOf(initialContext) {
@@ -62,11 +63,13 @@ export function createGatewayAuth(auth: Config['auth']): GatewayAuth {
       },
       onSubscribe({ args, subscribeFn, setSubscribeFn }) {
         const caller = callerIn(args.contextValue);
-        // graphql-ws closes the whole socket at expiry (4401); an SSE stream ends itself with an error event.
+        // graphql-ws closes the whole socket at expiry (4401, see graphql-ws-auth.ts), which returns its streams; an
+        // SSE stream ends itself with an error event.
         const endsAt = (args.contextValue as { request?: unknown }).request ? caller.expiresAt : null;
         setSubscribeFn(async (subscribeArgs) => {
           const result = await runAsTenant(caller.tenant, () => subscribeFn(subscribeArgs));
-          return isAsyncIterable<ExecutionResult>(result) ? tenantStream(result, caller.tenant, endsAt) : result;
+          if (!isAsyncIterable<ExecutionResult>(result)) return result;
+          return endsAt === null ? new TenantStream(result, caller.tenant) : new ExpiringStream(result, caller.tenant, expiries, endsAt);
         });
       },
     },
@@ -78,53 +81,117 @@ function callerIn(contextValue: unknown): Caller {
 }
 
 /**
- * The subscription's stream with every pull run as the tenant (the transport pulls from its own async context, so
- * per-event resolvers would otherwise run unattributed), ended at `endsAt` with a final UNAUTHENTICATED error so the
- * client reconnects with a fresh token. A hand-written iterator: an async generator's `return()` would wait for the
- * pending event, keeping the task's listener until it came.
+ * The subscription's stream with every pull run as the tenant: the transport pulls from its own async context, so
+ * per-event resolvers would otherwise run unattributed. Over graphql-ws that is all a stream needs (the socket closes
+ * at the token's expiry). A class for the reason of MeasuredStream in http/metrics-route.ts, an idle subscriber
+ * holding one for hours: one object, and a pending `next()` is the source's own promise, nothing of ours. Not an
+ * async generator either: its `return()` would wait for the pending event, keeping the task's listener until it came.
  */
-function tenantStream(
-  source: AsyncIterable<ExecutionResult>,
-  tenant: string,
-  endsAt: number | null,
-): AsyncIterableIterator<ExecutionResult> {
-  const iterator = source[Symbol.asyncIterator]();
-  let state: 'open' | 'done' = 'open';
-  let onExpiry: () => void = () => {};
-  const expiry = new Promise<'expired'>((resolve) => (onExpiry = () => resolve('expired')));
-  const cancelTimer = endsAt === null ? () => {} : atTime(endsAt, () => onExpiry());
-  const close = (value?: unknown): Promise<unknown> => {
-    cancelTimer();
-    state = 'done';
-    return iterator.return ? runAsTenant(tenant, () => iterator.return!(value)) : Promise.resolve();
-  };
-  const stream: AsyncIterableIterator<ExecutionResult> = {
-    [Symbol.asyncIterator]: () => stream,
-    async next() {
-      if (state !== 'open') return { done: true, value: undefined };
-      const pending = runAsTenant(tenant, () => iterator.next());
-      const step = await Promise.race([pending, expiry]);
-      if (step === 'expired') {
-        pending.catch(() => {});
-        // Not awaited: a source still waiting for its next event may settle its return() only then.
-        close().catch(() => {});
-        return { done: false, value: { errors: [authGraphQLError(new AuthenticationError('expired', 'Token expired'))] } };
-      }
-      if (step.done) cancelTimer();
-      return step;
-    },
-    async return(value?: unknown) {
-      await close(value);
-      return { done: true, value: undefined };
-    },
-    async throw(error?: unknown) {
-      cancelTimer();
-      state = 'done';
-      if (iterator.throw) return runAsTenant(tenant, () => iterator.throw!(error));
-      throw error;
-    },
-  };
-  return stream;
+class TenantStream<T> implements AsyncIterableIterator<T> {
+  readonly #source: AsyncIterator<T>;
+  readonly #tenant: string;
+
+  constructor(source: AsyncIterable<T>, tenant: string) {
+    this.#source = source[Symbol.asyncIterator]();
+    this.#tenant = tenant;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    const source = this.#source;
+    return runAsTenant(this.#tenant, () => source.next());
+  }
+
+  return(value?: unknown): Promise<IteratorResult<T>> {
+    const source = this.#source;
+    if (!source.return) return Promise.resolve({ done: true, value: undefined });
+    return runAsTenant(this.#tenant, () => source.return!(value));
+  }
+
+  throw(error?: unknown): Promise<IteratorResult<T>> {
+    const source = this.#source;
+    if (!source.throw) return Promise.reject(error);
+    return runAsTenant(this.#tenant, () => source.throw!(error));
+  }
+}
+
+/**
+ * An SSE subscription's stream: a TenantStream ended at the token's expiry (by the gateway's one expiry scheduler)
+ * with a final UNAUTHENTICATED error, so the client reconnects with a fresh token; then done. While a `next()` waits
+ * it is a promise of ours, which the expiry settles: a source still waiting for its next event (an async generator,
+ * say) may settle its own `next()`, even after `return()`, only when that event comes.
+ */
+class ExpiringStream extends TenantStream<ExecutionResult> {
+  readonly #expiries: ExpiryScheduler<ExpiringStream>;
+  readonly #endsAt: number;
+  /** `expired`: the expiry came between two pulls, and the next one gets the error. */
+  #state: 'open' | 'expired' | 'done' = 'open';
+  /** Resolves the pending `next()`, while one waits. */
+  #settle: ((step: IteratorResult<ExecutionResult>) => void) | undefined;
+
+  constructor(source: AsyncIterable<ExecutionResult>, tenant: string, expiries: ExpiryScheduler<ExpiringStream>, endsAt: number) {
+    super(source, tenant);
+    this.#expiries = expiries;
+    this.#endsAt = endsAt;
+    // Last: a token that expired since it was checked expires the stream at once.
+    expiries.add(endsAt, this);
+  }
+
+  override next(): Promise<IteratorResult<ExecutionResult>> {
+    if (this.#state === 'expired') {
+      this.#state = 'done';
+      return Promise.resolve(expiredStep());
+    }
+    if (this.#state === 'done') return Promise.resolve({ done: true, value: undefined });
+    return new Promise((resolve, reject) => {
+      this.#settle = resolve;
+      super.next().then(
+        (step) => {
+          if (this.#settle === resolve) this.#settle = undefined;
+          if (step.done) this.#end();
+          resolve(step);
+        },
+        (error: unknown) => {
+          if (this.#settle === resolve) this.#settle = undefined;
+          this.#end();
+          reject(error);
+        },
+      );
+    });
+  }
+
+  override return(value?: unknown): Promise<IteratorResult<ExecutionResult>> {
+    this.#end();
+    return super.return(value);
+  }
+
+  override throw(error?: unknown): Promise<IteratorResult<ExecutionResult>> {
+    this.#end();
+    return super.throw(error);
+  }
+
+  /** The scheduler's call at the token's expiry. */
+  expire(): void {
+    if (this.#state !== 'open') return;
+    const settle = this.#settle;
+    this.#settle = undefined;
+    this.#state = settle ? 'done' : 'expired';
+    settle?.(expiredStep());
+    // Not awaited, for the same reason: the source may settle its return() only at its next event.
+    super.return().catch(() => {});
+  }
+
+  #end(): void {
+    this.#state = 'done';
+    this.#expiries.delete(this.#endsAt, this);
+  }
+}
+
+function expiredStep(): IteratorResult<ExecutionResult> {
+  return { done: false, value: { errors: [authGraphQLError(new AuthenticationError('expired', 'Token expired'))] } };
 }
 
 function isAsyncIterable<T>(value: unknown): value is AsyncIterable<T> {

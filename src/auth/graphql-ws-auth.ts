@@ -7,7 +7,7 @@
 import type { WebSocket } from 'ws';
 import { LOCAL_CALLER, type Caller } from '../tenancy.js';
 import { AuthenticationError, type Authenticator } from './authenticator.js';
-import { atTime } from './expiry.js';
+import { createExpiryScheduler } from './expiry.js';
 
 /** graphql-ws' Unauthorized close code; clients treat it as "get a new token". */
 export const WS_UNAUTHORIZED = 4401;
@@ -22,14 +22,22 @@ interface ConnectionContext {
 export interface WsAuth {
   /** graphql-ws `onConnect`: false refuses the connection (the socket is already closing with its code). */
   onConnect(ctx: ConnectionContext): Promise<boolean>;
-  /** graphql-ws `onClose`: stops the expiry timer. */
+  /** graphql-ws `onClose`: the socket no longer waits for its token's expiry. */
   onClose(ctx: ConnectionContext): void;
   /** The caller of the connection's operations. */
   callerOf(ctx: ConnectionContext): Caller;
 }
 
+interface Connection {
+  caller: Caller;
+  socket: WebSocket;
+}
+
 export function createWsAuth(authenticator: Authenticator | undefined): WsAuth {
-  const connections = new WeakMap<ConnectionContext, { caller: Caller; cancel: () => void }>();
+  const connections = new WeakMap<ConnectionContext, Connection>();
+  // One timer per distinct expiry time, shared by the sockets of one token: graphql-ws returns a closed socket's
+  // streams, so a subscription needs no expiry of its own here.
+  const expiries = createExpiryScheduler<Connection>(({ socket }) => socket.close(WS_UNAUTHORIZED, 'Token expired'));
   return {
     async onConnect(ctx) {
       if (!authenticator) return true;
@@ -43,12 +51,16 @@ export function createWsAuth(authenticator: Authenticator | undefined): WsAuth {
         socket.close(error.reason === 'unavailable' ? WS_TRY_AGAIN_LATER : WS_UNAUTHORIZED, closeReason(error));
         return false;
       }
-      const cancel = caller.expiresAt === null ? () => {} : atTime(caller.expiresAt, () => socket.close(WS_UNAUTHORIZED, 'Token expired'));
-      connections.set(ctx, { caller, cancel });
+      // Gone while its token was checked: graphql-ws already called onClose, nothing would forget it.
+      if (socket.readyState !== socket.OPEN) return false;
+      const connection: Connection = { caller, socket };
+      connections.set(ctx, connection);
+      if (caller.expiresAt !== null) expiries.add(caller.expiresAt, connection);
       return true;
     },
     onClose(ctx) {
-      connections.get(ctx)?.cancel();
+      const connection = connections.get(ctx);
+      if (connection?.caller.expiresAt != null) expiries.delete(connection.caller.expiresAt, connection);
       connections.delete(ctx);
     },
     callerOf(ctx) {

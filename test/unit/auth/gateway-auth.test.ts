@@ -12,10 +12,12 @@ const sign = (claims: JWTPayload, expiresAt = Math.floor(Date.now() / 1000) + 60
 
 /**
  * yoga (no socket) over a tiny schema whose resolvers report what they see: `currentTenant()` and `ctx.caller`.
- * Each of its `events` ticks is released by the test, outside any tenant scope, like an event from the pub/sub.
+ * Each of its `events` ticks is released by the test, outside any tenant scope, like an event from the pub/sub;
+ * `sources.ended` counts the event sources that finished or were closed (a listener let go).
  */
 function harness(env: Record<string, string>, events = 2) {
   const auth = createGatewayAuth(loadConfig(env).auth);
+  const sources = { ended: 0 };
   let tick: Deferred<void> = createDeferred();
   const schema = createSchema<{ caller: Caller }>({
     typeDefs: /* GraphQL */ `
@@ -27,10 +29,14 @@ function harness(env: Record<string, string>, events = 2) {
       Subscription: {
         ticks: {
           subscribe: async function* () {
-            for (let i = 0; i < events; i++) {
-              await tick.promise;
-              tick = createDeferred();
-              yield currentTenant();
+            try {
+              for (let i = 0; i < events; i++) {
+                await tick.promise;
+                tick = createDeferred();
+                yield currentTenant();
+              }
+            } finally {
+              sources.ended += 1;
             }
           },
           resolve: (fromSource: string | undefined) => `${fromSource}/${currentTenant()}`,
@@ -45,7 +51,7 @@ function harness(env: Record<string, string>, events = 2) {
     maskedErrors: false,
     logging: false,
   });
-  return { yoga, release: () => tick.resolve() };
+  return { yoga, sources, release: () => tick.resolve() };
 }
 
 const post = (yoga: ReturnType<typeof harness>['yoga'], query: string, headers: Record<string, string> = {}) =>
@@ -137,5 +143,99 @@ describe('createGatewayAuth', () => {
     await vi.advanceTimersByTimeAsync(1);
     expect(await expired).toEqual({ errors: [{ message: 'Token expired', extensions: { code: 'UNAUTHENTICATED' } }] });
     expect(await next()).toBe('complete');
+  });
+});
+
+/** A subscription as graphql-ws runs it (getEnveloped with the connection's caller), or as SSE with `request`. */
+async function subscribeEnveloped(yoga: ReturnType<typeof harness>['yoga'], initial: { caller: Caller; request?: object }) {
+  const enveloped = yoga.getEnveloped(initial);
+  const result = await enveloped.subscribe({
+    schema: enveloped.schema,
+    document: enveloped.parse('subscription { ticks }'),
+    contextValue: await enveloped.contextFactory(),
+  });
+  return (result as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+}
+
+describe('subscription streams and token expiry', () => {
+  const SSE_HEADERS = { accept: 'text/event-stream' };
+  // Timers still armed once yoga's parse cache (lru-cache) has run its 1 ms clock timers: the expiry ones.
+  const expiryTimers = async () => {
+    await vi.advanceTimersByTimeAsync(1);
+    return vi.getTimerCount();
+  };
+
+  it('shares one expiry timer among the SSE streams of a token, and clears it when they end before exp', async () => {
+    vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] });
+    const { yoga, release } = harness({ AUTH_JWT_SECRET: SECRET }, 1);
+    const authorization = `Bearer ${await sign({ tenant: 'acme' })}`;
+    const streams = await Promise.all([1, 2, 3].map(() => post(yoga, 'subscription { ticks }', { ...SSE_HEADERS, authorization })));
+    const nexts = streams.map((res) => sseEvents(res));
+    expect(await expiryTimers()).toBe(1);
+    for (const next of nexts) {
+      release();
+      expect(await next()).toEqual({ data: { ticks: 'acme/acme' } });
+      expect(await next()).toBe('complete');
+    }
+    expect(await expiryTimers()).toBe(0);
+  });
+
+  it('clears the expiry of an SSE stream that completes before exp', async () => {
+    vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] });
+    const { yoga, release } = harness({ AUTH_JWT_SECRET: SECRET }, 1);
+    const caller: Caller = { tenant: 'acme', authenticated: true, expiresAt: Date.now() + 60_000 };
+    const stream = await subscribeEnveloped(yoga, { caller, request: {} });
+    expect(await expiryTimers()).toBe(1);
+    const first = stream.next();
+    release();
+    expect(await first).toEqual({ done: false, value: { data: { ticks: 'acme/acme' } } });
+    expect(await stream.next()).toEqual({ done: true, value: undefined });
+    expect(await expiryTimers()).toBe(0);
+  });
+
+  it('clears the expiry of an SSE stream whose client went away', async () => {
+    vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] });
+    const { yoga } = harness({ AUTH_JWT_SECRET: SECRET }, Infinity);
+    const token = await sign({ tenant: 'acme' });
+    const res = await post(yoga, 'subscription { ticks }', { ...SSE_HEADERS, authorization: `Bearer ${token}` });
+    expect(res.status).toBe(200);
+    expect(await expiryTimers()).toBe(1);
+    const body = res.body!.getReader();
+    // The first read starts the stream (yoga's cancel fails on one never started).
+    await body.read();
+    await body.cancel();
+    expect(await expiryTimers()).toBe(0);
+  });
+
+  it('ends an SSE stream at exp even between two pulls: the source is let go at once, the next pull gets the error', async () => {
+    vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] });
+    const { yoga, sources, release } = harness({ AUTH_JWT_SECRET: SECRET }, Infinity);
+    const endsAt = Date.now() + 60_000;
+    const stream = await subscribeEnveloped(yoga, { caller: { tenant: 'acme', authenticated: true, expiresAt: endsAt }, request: {} });
+    const first = stream.next();
+    release();
+    expect(await first).toEqual({ done: false, value: { data: { ticks: 'acme/acme' } } });
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(sources.ended).toBe(1);
+    expect(await stream.next()).toEqual({
+      done: false,
+      value: { errors: [expect.objectContaining({ message: 'Token expired', extensions: expect.objectContaining({ code: 'UNAUTHENTICATED' }) })] },
+    });
+    expect(await stream.next()).toEqual({ done: true, value: undefined });
+  });
+
+  it('pulls graphql-ws events as the tenant and leaves their end at exp to the socket (no timer per stream)', async () => {
+    vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] });
+    const { yoga, release } = harness({ AUTH_JWT_SECRET: SECRET }, 2);
+    const stream = await subscribeEnveloped(yoga, { caller: { tenant: 'acme', authenticated: true, expiresAt: Date.now() + 1000 } });
+    expect(vi.getTimerCount()).toBe(0);
+    const first = stream.next();
+    release();
+    expect(await first).toEqual({ done: false, value: { data: { ticks: 'acme/acme' } } });
+    await vi.advanceTimersByTimeAsync(2000);
+    const second = stream.next();
+    release();
+    expect(await second).toEqual({ done: false, value: { data: { ticks: 'acme/acme' } } });
+    expect(await stream.next()).toEqual({ done: true, value: undefined });
   });
 });
