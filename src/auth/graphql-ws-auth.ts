@@ -1,9 +1,12 @@
 /**
  * graphql-ws authentication: the token travels once, in the `connection_init` payload
- * (`{ authorization: "Bearer …" }`), since browsers cannot set headers on a websocket. A refused token closes the
+ * (`{ authorization: "Bearer …" }`), since browsers cannot set headers on a websocket. Without one there, the
+ * upgrade request's `Authorization` header counts: routers (Apollo Router) propagate headers onto the upgrade, not into
+ * `connection_init`. A refused token closes the
  * socket with 4401 (graphql-ws' Unauthorized); a valid one is the caller of every operation on the socket until its
  * `exp`, when the socket closes with 4401 too, so the client reconnects with a fresh token.
  */
+import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
 import { LOCAL_CALLER, type Caller } from '../tenancy.js';
 import { AuthenticationError, type Authenticator } from './authenticator.js';
@@ -16,7 +19,7 @@ const WS_TRY_AGAIN_LATER = 1013;
 
 interface ConnectionContext {
   connectionParams?: Readonly<Record<string, unknown>>;
-  extra: { socket: WebSocket };
+  extra: { socket: WebSocket; request?: Pick<IncomingMessage, 'headers'> };
 }
 
 export interface WsAuth {
@@ -44,7 +47,9 @@ export function createWsAuth(authenticator: Authenticator | undefined): WsAuth {
       const { socket } = ctx.extra;
       let caller: Caller;
       try {
-        caller = await authenticator.authenticate(authorizationOf(ctx.connectionParams));
+        caller = await authenticator.authenticate(
+          authorizationOf(ctx.connectionParams) ?? ctx.extra.request?.headers.authorization,
+        );
       } catch (error) {
         if (!(error instanceof AuthenticationError)) throw error;
         // Closed here with our code; graphql-ws' own close (4403) after `false` finds the socket closing and is ignored.

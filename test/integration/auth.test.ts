@@ -97,8 +97,8 @@ function expectUnauthenticated(reply: Reply) {
 }
 
 /** Opens a raw graphql-transport-ws socket and sends connection_init; resolves the ack, or the close. */
-function rawWs(gw: TestGateway, payload: unknown) {
-  const socket = new WebSocket(`${gw.url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
+function rawWs(gw: TestGateway, payload: unknown, headers: Record<string, string> = {}) {
+  const socket = new WebSocket(`${gw.url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws', { headers });
   disposers.push(() => socket.terminate());
   const messages = createEventQueue<Record<string, any>>();
   const closed = createDeferred<{ code: number; reason: string; at: number }>();
@@ -230,6 +230,14 @@ describe('authentication with AUTH_JWT_SECRET (HS256)', () => {
     expect(fake.callsTo('POST', '/video/extract-frames')).toHaveLength(1);
     expect(tenants.length).toBeGreaterThan(0);
     expect(new Set(tenants)).toEqual(new Set(['acme']));
+  });
+
+  it('accepts the token from the upgrade request when connection_init carries none (routers propagate headers there)', async () => {
+    const { gw } = await startAuthGateway();
+    const routed = rawWs(gw, {}, { authorization: `Bearer ${await hs256({ tenant: 'acme' })}` });
+    expect(await routed.messages.next()).toEqual({ type: 'connection_ack' });
+    const forged = rawWs(gw, {}, { authorization: 'Bearer not-a-jwt' });
+    expect(await forged.closed).toMatchObject({ code: 4401 });
   });
 
   it('closes a graphql-ws socket with 4401 at the token exp, while its subscription streams', async () => {

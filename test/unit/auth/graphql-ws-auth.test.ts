@@ -53,4 +53,15 @@ describe('createWsAuth', () => {
     expect(await connecting).toBe(false);
     expect(vi.getTimerCount()).toBe(0);
   });
+
+  it('falls back to the upgrade request\'s Authorization header (routers propagate headers there), init first', async () => {
+    const auth = createWsAuth(authenticatorUntil(Date.now() + 60_000));
+    const socket = { OPEN, readyState: OPEN, close: vi.fn() } as unknown as WebSocket;
+    const viaUpgrade = { extra: { socket, request: { headers: { authorization: 'Bearer routed' } } } };
+    expect(await auth.onConnect(viaUpgrade)).toBe(true);
+    expect(auth.callerOf(viaUpgrade).tenant).toBe('routed');
+    const both = { ...viaUpgrade, connectionParams: { authorization: 'Bearer client' } };
+    expect(await auth.onConnect(both)).toBe(true);
+    expect(auth.callerOf(both).tenant).toBe('client');
+  });
 });
