@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
 
 export const TEST_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -15,6 +16,8 @@ export interface TestRedis {
   admin: Redis;
   /** A new tracked connection (closed by `dispose()` even when a test forgets). */
   connect(): Redis;
+  /** Deletes the prefix's keys (while `admin` is connected); connections stay open. */
+  clear(): Promise<void>;
   /** Deletes the prefix's keys and quits every tracked connection. */
   dispose(): Promise<void>;
 }
@@ -47,17 +50,49 @@ export async function openTestRedis(url = TEST_REDIS_URL): Promise<TestRedis> {
     return redis;
   };
   const admin = connect();
+  const clear = async () => {
+    if (admin.status !== 'ready') return;
+    for await (const batch of admin.scanStream({ match: `${prefix}*`, count: 500 })) {
+      if ((batch as string[]).length > 0) await admin.del(...(batch as string[]));
+    }
+  };
   return {
     prefix,
     admin,
     connect,
+    clear,
     async dispose() {
-      if (admin.status === 'ready') {
-        for await (const batch of admin.scanStream({ match: `${prefix}*`, count: 500 })) {
-          if ((batch as string[]).length > 0) await admin.del(...(batch as string[]));
-        }
-      }
+      await clear();
       await Promise.all([...connections].map((c) => (c.status === 'end' ? undefined : c.quit().catch(() => c.disconnect()))));
     },
+  };
+}
+
+/**
+ * A file-wide TestRedis: opened in beforeAll, disposed in afterAll. The handle reads through to it, so it can be
+ * taken at module level and used from the tests and their hooks.
+ */
+export function useTestRedis(url = TEST_REDIS_URL): TestRedis {
+  let opened: TestRedis | undefined;
+  beforeAll(async () => {
+    opened = await openTestRedis(url);
+  });
+  afterAll(async () => {
+    await opened?.dispose();
+  });
+  const current = (): TestRedis => {
+    if (!opened) throw new Error('useTestRedis(): Redis is opened in beforeAll, use it from a test or a hook');
+    return opened;
+  };
+  return {
+    get prefix() {
+      return current().prefix;
+    },
+    get admin() {
+      return current().admin;
+    },
+    connect: () => current().connect(),
+    clear: () => current().clear(),
+    dispose: () => current().dispose(),
   };
 }

@@ -4,17 +4,15 @@
  * that acts once per task. Nothing sleeps: the test waits for the instances' own log events (claim renewed,
  * waiting for another instance) and releases the held extract reply itself.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createRedisTaskStore } from '../../src/jobs/redis-store.js';
 import type { TaskRecord } from '../../src/jobs/store.js';
 import { createTaskService, type TaskService } from '../../src/jobs/tasks.js';
 import { silentLogger, type Logger } from '../../src/logger.js';
 import { createPubSub } from '../../src/pubsub/index.js';
 import type { UpstreamClient } from '../../src/upstream/client.js';
+import { useGatewayCluster } from '../helpers/cluster.js';
 import { createDeferred, type Deferred } from '../helpers/deferred.js';
-import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { openTestRedis, TEST_REDIS_URL, type TestRedis } from '../helpers/redis.js';
 import { pendingTask, T0 } from '../fixtures/tasks.js';
 
 const EXTRACT = /* GraphQL */ `
@@ -28,22 +26,8 @@ const EXTRACT = /* GraphQL */ `
   }
 `;
 
-let redis: TestRedis;
-let fake: FakeUpstream | undefined;
-const gateways: TestGateway[] = [];
-let clusters = 0;
-
-beforeAll(async () => {
-  redis = await openTestRedis();
-});
-afterAll(async () => {
-  await redis?.dispose();
-});
-afterEach(async () => {
-  await Promise.all(gateways.splice(0).map((g) => g.close()));
-  await fake?.close();
-  fake = undefined;
-});
+const cluster = useGatewayCluster('c');
+const redis = cluster.redis;
 
 /** Resolves once `count` matching log events have been seen (from any of the instances it is given to). */
 function logWatch(message: string, level: keyof Logger) {
@@ -67,23 +51,19 @@ function logWatch(message: string, level: keyof Logger) {
 }
 
 async function startCluster(count: number, env: Record<string, string>, loggers: ((name: string) => Logger)[] = []) {
-  fake = await startFakeUpstream({ rps: 0 });
-  const prefix = `${redis.prefix}c${++clusters}:`;
-  for (let i = 0; i < count; i++) {
-    const name = String.fromCharCode(65 + i);
-    const parts = loggers.map((make) => make(name));
+  return cluster.start(count, (i) => {
+    const parts = loggers.map((make) => make(String.fromCharCode(65 + i)));
     const logger: Logger = {
       debug: (m, f) => parts.forEach((l) => l.debug(m, f)),
       info: (m, f) => parts.forEach((l) => l.info(m, f)),
       warn: (m, f) => parts.forEach((l) => l.warn(m, f)),
       error: (m, f) => parts.forEach((l) => l.error(m, f)),
     };
-    gateways.push(await startTestGateway({ upstreamUrl: fake.url, env: { REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: prefix, ...env }, logger }));
-  }
-  return { fake, gateways: [...gateways] };
+    return { env, logger };
+  });
 }
 
-const extractCalls = () => fake!.callsTo('POST', '/video/extract-frames');
+const extractCalls = () => cluster.fake.callsTo('POST', '/video/extract-frames');
 
 describe('one extraction per asset across instances', () => {
   it('bills once when three instances race and the extract call outlives the claim TTL (the holder renews)', async () => {

@@ -5,22 +5,16 @@
  * clock (simulated by shortening every TTL by the time that passed, deleting the keys it runs out for).
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createMemoryOwnershipStore } from '../../src/jobs/ownership-memory.js';
 import { createRedisOwnershipStore } from '../../src/jobs/ownership-redis.js';
 import { InvalidCursorError, type OwnershipStore } from '../../src/jobs/ownership.js';
-import { openTestRedis, type TestRedis } from '../helpers/redis.js';
+import { useTestRedis } from '../helpers/redis.js';
 import { T0 } from '../fixtures/tasks.js';
 
 const TASK_RETENTION_MS = 60_000;
 
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await openTestRedis();
-});
-afterAll(async () => {
-  await redis?.dispose();
-});
+const redis = useTestRedis();
 
 interface Pair {
   a: OwnershipStore;

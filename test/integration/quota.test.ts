@@ -5,11 +5,10 @@
  * Callers are real JWT holders (AUTH_JWT_SECRET, tokens signed with jose).
  */
 import { SignJWT } from 'jose';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
-import { startTestGateway, type GraphQLResponse, type TestGateway } from '../helpers/gateway.js';
+import { describe, expect, it } from 'vitest';
+import { useGatewayCluster } from '../helpers/cluster.js';
+import type { GraphQLResponse, TestGateway } from '../helpers/gateway.js';
 import { postGraphQLMultipart } from '../helpers/multipart.js';
-import { openTestRedis, TEST_REDIS_URL, type TestRedis } from '../helpers/redis.js';
 
 const JWT_SECRET = 'quota-test-jwt-secret-0123456789abcdef';
 
@@ -43,35 +42,11 @@ const IMPORT = /* GraphQL */ `
   }
 `;
 
-let redis: TestRedis;
-let fake: FakeUpstream | undefined;
-const gateways: TestGateway[] = [];
-let clusters = 0;
-
-beforeAll(async () => {
-  redis = await openTestRedis();
-});
-afterAll(async () => {
-  await redis?.dispose();
-});
-afterEach(async () => {
-  await Promise.all(gateways.splice(0).map((g) => g.close()));
-  await fake?.close();
-  fake = undefined;
-});
+const cluster = useGatewayCluster('q');
 
 /** Two instances sharing one Redis prefix (so one set of budgets) in front of one fake upstream. */
 async function startPair(env: Record<string, string>, auth = true): Promise<[TestGateway, TestGateway]> {
-  fake = await startFakeUpstream({ rps: 0 });
-  const prefix = `${redis.prefix}q${++clusters}:`;
-  for (let i = 0; i < 2; i++) {
-    gateways.push(
-      await startTestGateway({
-        upstreamUrl: fake.url,
-        env: { REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: prefix, ...(auth ? { AUTH_JWT_SECRET: JWT_SECRET } : {}), ...env },
-      }),
-    );
-  }
+  const { gateways } = await cluster.start(2, () => ({ env: { ...(auth ? { AUTH_JWT_SECRET: JWT_SECRET } : {}), ...env } }));
   return [gateways[0]!, gateways[1]!];
 }
 
@@ -116,8 +91,8 @@ async function ownedAssets(tenant: string, gateway: TestGateway, count: number):
   return ids;
 }
 
-const extractCalls = () => fake!.callsTo('POST', '/video/extract-frames').length;
-const uploadCalls = () => fake!.callsTo('POST', '/upload').length;
+const extractCalls = () => cluster.fake.callsTo('POST', '/video/extract-frames').length;
+const uploadCalls = () => cluster.fake.callsTo('POST', '/upload').length;
 
 describe('per-tenant budgets shared across instances', () => {
   it('TENANT_EXTRACTIONS_PER_HOUR=2: the third new extraction is refused on the other instance, with no upstream call', async () => {
@@ -147,11 +122,11 @@ describe('per-tenant budgets shared across instances', () => {
     const [first, second, third] = (await ownedAssets('acme', a, 3)) as [string, string, string];
     await expect(extract('acme', a, first)).resolves.toMatchObject({ __typename: 'ExtractFramesSuccess' });
     // The asset's metadata is cached on `a` now, so the next upstream reply is the forced extraction's.
-    fake!.setFailure({ status: 402, body: { code: 402, msg: 'Insufficient balance', data: null, success: false, failed: true } });
+    cluster.fake.setFailure({ status: 402, body: { code: 402, msg: 'Insufficient balance', data: null, success: false, failed: true } });
     await expect(extract('acme', a, first, true)).resolves.toMatchObject({ code: 'UPSTREAM_PAYMENT_REQUIRED' });
     await expect(extract('acme', b, second)).resolves.toMatchObject({ __typename: 'ExtractFramesSuccess', reused: false });
     await expect(extract('acme', b, third)).resolves.toMatchObject({ __typename: 'QuotaExceededError' });
-    expect(fake!.callsTo('POST', '/video/extract-frames').map((call) => call.status)).toEqual([200, 402, 200]);
+    expect(cluster.fake.callsTo('POST', '/video/extract-frames').map((call) => call.status)).toEqual([200, 402, 200]);
   });
 
   it('TENANT_UPLOADS_PER_HOUR=1: uploads and imports share the budget across instances; refused ones upload and fetch nothing', async () => {
@@ -162,10 +137,10 @@ describe('per-tenant budgets shared across instances', () => {
     const refused = await upload('acme', b);
     expect(refused).toMatchObject({ __typename: 'QuotaExceededError', code: 'QUOTA_EXCEEDED' });
     expect(refused!.retryAfterSeconds).toBeGreaterThan(3590);
-    const callsBefore = fake!.calls.length;
-    const imported = await as('acme', a, IMPORT, { url: `${fake!.url}/never-fetched.mp4` });
+    const callsBefore = cluster.fake.calls.length;
+    const imported = await as('acme', a, IMPORT, { url: `${cluster.fake.url}/never-fetched.mp4` });
     expect(imported.data?.importVideo).toMatchObject({ __typename: 'QuotaExceededError', code: 'QUOTA_EXCEEDED' });
-    expect(fake!.calls.length).toBe(callsBefore);
+    expect(cluster.fake.calls.length).toBe(callsBefore);
     expect(uploadCalls()).toBe(1);
 
     await expect(upload('globex', b)).resolves.toMatchObject({ __typename: 'UploadVideoSuccess' });
@@ -179,7 +154,7 @@ describe('per-tenant budgets shared across instances', () => {
       files: [{ path: 'variables.file', data: 'not really a video', filename: 'clip.mp4', type: 'video/mp4' }],
     });
     expect(upload.body.data?.uploadVideo).toMatchObject({ __typename: 'UploadVideoSuccess' });
-    const extracted = await a.graphql(EXTRACT, { assetId: fake!.addAsset() });
+    const extracted = await a.graphql(EXTRACT, { assetId: cluster.fake.addAsset() });
     expect(extracted.data?.extractFrames).toMatchObject({ __typename: 'ExtractFramesSuccess', reused: false });
   });
 });
@@ -192,7 +167,7 @@ describe('TENANT_MAX_QUEUED', () => {
       c: videoAsset(id: $c) { id }
     }
   `;
-  const metadataCalls = () => fake!.calls.filter((call) => call.method === 'GET' && call.path.endsWith('/metadata') && call.status !== 0);
+  const metadataCalls = () => cluster.fake.calls.filter((call) => call.method === 'GET' && call.path.endsWith('/metadata') && call.status !== 0);
 
   it("refuses a tenant's calls past its queue cap at once (UPSTREAM_RATE_LIMITED), without sending them", async () => {
     const [a] = await startPair({ TENANT_MAX_QUEUED: '1', UPSTREAM_RPS: '2' });
@@ -204,12 +179,12 @@ describe('TENANT_MAX_QUEUED', () => {
     expect(refused.length).toBeGreaterThanOrEqual(1);
     expect(result.errors ?? []).toHaveLength(refused.length);
     expect(metadataCalls().length - before).toBe(3 - refused.length);
-    expect(fake!.calls.filter((call) => call.status === 429)).toHaveLength(0);
+    expect(cluster.fake.calls.filter((call) => call.status === 429)).toHaveLength(0);
   });
 
   it('does not cap the local tenant of a gateway without auth', async () => {
     const [a] = await startPair({ TENANT_MAX_QUEUED: '1', UPSTREAM_RPS: '2' }, false);
-    const result = await a.graphql(THREE_ASSETS, { a: fake!.addAsset(), b: fake!.addAsset(), c: fake!.addAsset() });
+    const result = await a.graphql(THREE_ASSETS, { a: cluster.fake.addAsset(), b: cluster.fake.addAsset(), c: cluster.fake.addAsset() });
     expect(result.errors).toBeUndefined();
     expect(metadataCalls()).toHaveLength(3);
   });

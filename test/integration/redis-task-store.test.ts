@@ -3,10 +3,10 @@
  * as a token with a PX TTL, and script reloading. Behaviour both stores share is in task-store.test.ts.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createRedisTaskStore } from '../../src/jobs/redis-store.js';
 import type { TaskOutcome } from '../../src/jobs/store.js';
-import { openTestRedis, type TestRedis } from '../helpers/redis.js';
+import { useTestRedis } from '../helpers/redis.js';
 import { pendingTask, T0 } from '../fixtures/tasks.js';
 
 const ASSET = 're_666914042514116608';
@@ -16,13 +16,7 @@ const outcome = (status: TaskOutcome['status']): TaskOutcome =>
     ? { status, collectionId: 'im_666914042514116999', frameIds: ['imc_666914042514116999_0'], error: null, completedAt: T0 + 1_000 }
     : { status, collectionId: null, frameIds: [], error: 'decode failed', completedAt: T0 + 1_000 };
 
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await openTestRedis();
-});
-afterAll(async () => {
-  await redis?.dispose();
-});
+const redis = useTestRedis();
 
 describe('createRedisTaskStore specifics', () => {
   const store = (options: { prefix: string; retentionMs?: number }) => createRedisTaskStore({ redis: redis.admin, ...options });

@@ -3,92 +3,49 @@
  * without Redis every test here fails with a message saying so. Keys live under a random prefix, removed afterwards.
  */
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createRedisTaskStore } from '../../src/jobs/redis-store.js';
-import type { TaskOutcome, TaskRecord } from '../../src/jobs/store.js';
+import type { TaskRecord } from '../../src/jobs/store.js';
 import { createRedisPubSub, type RedisPubSub } from '../../src/pubsub/redis.js';
 import { UpstreamError } from '../../src/upstream/errors.js';
 import { createScheduler } from '../../src/upstream/rate-limit.js';
 import { createRedisPacer, wrapSchedulerWithPacer, type PacerSlot } from '../../src/upstream/redis-pacer.js';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { startTestGateway, TEST_WEBHOOK_SECRET, type TestGateway } from '../helpers/gateway.js';
-import { pendingTask, T0 } from '../fixtures/tasks.js';
+import { openTestRedis, TEST_REDIS_URL, type TestRedis } from '../helpers/redis.js';
+import { pendingTask, T0, taskOutcome } from '../fixtures/tasks.js';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const PREFIX = `frames-test:${randomUUID()}:`;
-const connections = new Set<Redis>();
-
-/** A tracked connection: closed in afterAll even when a test forgets. */
-function connect(): Redis {
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 2 });
-  connections.add(redis);
-  return redis;
-}
-
-let admin: Redis;
-
+let redis: TestRedis;
 beforeAll(async () => {
-  const probe = new Redis(REDIS_URL, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: 3_000 });
-  let cause: unknown;
-  probe.on('error', (error: unknown) => (cause = error));
-  try {
-    await probe.connect();
-    await probe.ping();
-  } catch (error) {
-    const reason = cause ?? error;
-    throw new Error(
-      `These tests need a real Redis at ${REDIS_URL} (CI starts one; locally run \`redis-server\` or set REDIS_URL): ` +
-        (reason instanceof Error ? reason.message : String(reason)),
-    );
-  } finally {
-    probe.disconnect();
-  }
-  admin = connect();
+  redis = await openTestRedis();
 });
-
 afterAll(async () => {
-  if (admin && admin.status === 'ready') {
-    const stream = admin.scanStream({ match: `${PREFIX}*`, count: 500 });
-    for await (const batch of stream) if ((batch as string[]).length > 0) await admin.del(...(batch as string[]));
-    expect(await admin.keys(`${PREFIX}*`)).toEqual([]);
-  }
-  await Promise.all([...connections].map((c) => (c.status === 'end' ? undefined : c.quit().catch(() => c.disconnect()))));
+  if (!redis) return;
+  await redis.clear();
+  if (redis.admin.status === 'ready') expect(await redis.admin.keys(`${redis.prefix}*`)).toEqual([]);
+  await redis.dispose();
 });
-
-
-const outcome = (status: TaskOutcome['status'], completedAt = T0 + 1_000): TaskOutcome =>
-  status === 'SUCCEEDED'
-    ? {
-        status,
-        collectionId: 'im_666914042514116999',
-        // 18-digit upstream ids beyond 2^53: they must come back as the same strings.
-        frameIds: ['imc_666914042514116999_0', 'imc_666914042514116999_1'],
-        error: null,
-        completedAt,
-      }
-    : { status, collectionId: null, frameIds: [], error: status === 'FAILED' ? 'decode failed' : 'no result', completedAt };
 
 // The TaskStore contract (memory and Redis) and the Redis store's specifics live in task-store.test.ts.
 
 describe('createRedisPubSub', () => {
   const pubsubs: RedisPubSub[] = [];
   const open = async (channelPrefix: string) => {
-    const pubsub = createRedisPubSub({ url: REDIS_URL, channelPrefix });
+    const pubsub = createRedisPubSub({ url: TEST_REDIS_URL, channelPrefix });
     pubsubs.push(pubsub);
     await pubsub.ready();
     return pubsub;
   };
   const subscribers = (channel: string) =>
-    admin.pubsub('NUMSUB', channel).then((reply) => Number((reply as [string, number])[1]));
+    redis.admin.pubsub('NUMSUB', channel).then((reply) => Number((reply as [string, number])[1]));
   afterEach(async () => {
     await Promise.all(pubsubs.splice(0).map((p) => p.dispose()));
   });
 
   it('delivers a TaskRecord published on one instance to a subscriber on another, intact through JSON', async () => {
-    const prefix = `${PREFIX}ps-${randomUUID()}:`;
+    const prefix = `${redis.prefix}ps-${randomUUID()}:`;
     const [a, b] = [await open(prefix), await open(prefix)];
-    const task: TaskRecord = { ...pendingTask('t-1', { idempotencyKey: 'k' }), ...outcome('SUCCEEDED') };
+    const task: TaskRecord = { ...pendingTask('t-1', { idempotencyKey: 'k' }), ...taskOutcome('SUCCEEDED') };
     const sub = b.subscribe('task:updated', 't-1');
     await expect.poll(() => subscribers(`${prefix}task:updated:t-1`)).toBe(1);
     a.publish('task:updated', 't-1', task);
@@ -99,8 +56,8 @@ describe('createRedisPubSub', () => {
   });
 
   it('keeps deployments with different channel prefixes apart', async () => {
-    const p1 = `${PREFIX}ps-${randomUUID()}:`;
-    const [a, b] = [await open(p1), await open(`${PREFIX}ps-${randomUUID()}:`)];
+    const p1 = `${redis.prefix}ps-${randomUUID()}:`;
+    const [a, b] = [await open(p1), await open(`${redis.prefix}ps-${randomUUID()}:`)];
     const onB = b.subscribe('task:updated', 't-1');
     const onA = a.subscribe('task:updated', 't-1');
     await expect.poll(() => subscribers(`${p1}task:updated:t-1`)).toBe(1);
@@ -112,10 +69,10 @@ describe('createRedisPubSub', () => {
 
   it('quits both connections on dispose', async () => {
     const connectionName = `frames-test-${randomUUID()}`;
-    const pubsub = createRedisPubSub({ url: REDIS_URL, channelPrefix: `${PREFIX}ps-${randomUUID()}:`, redisOptions: { connectionName } });
+    const pubsub = createRedisPubSub({ url: TEST_REDIS_URL, channelPrefix: `${redis.prefix}ps-${randomUUID()}:`, redisOptions: { connectionName } });
     await pubsub.ready();
     const named = async () =>
-      ((await admin.client('LIST')) as string)
+      ((await redis.admin.client('LIST')) as string)
         .split('\n')
         .map((line) => /name=(\S+)/.exec(line)?.[1])
         .filter((name) => name?.startsWith(connectionName))
@@ -128,8 +85,8 @@ describe('createRedisPubSub', () => {
 
 describe('createRedisPacer', () => {
   it('spaces 20 concurrent reservations from two connections ≥ 1000/rps ms apart', async () => {
-    const key = `${PREFIX}pacer-${randomUUID()}`;
-    const pacers = [createRedisPacer({ redis: connect(), key, rps: 5 }), createRedisPacer({ redis: connect(), key, rps: 5 })];
+    const key = `${redis.prefix}pacer-${randomUUID()}`;
+    const pacers = [createRedisPacer({ redis: redis.connect(), key, rps: 5 }), createRedisPacer({ redis: redis.connect(), key, rps: 5 })];
     const slots = await Promise.all(Array.from({ length: 20 }, (_, i) => pacers[i % 2]!.reserveSlot()));
     // µs on the Redis clock (the ms values are µs / 1000, so rounding recovers them exactly).
     const starts = slots.map((s) => Math.round(s.startAt * 1000)).sort((x, y) => x - y);
@@ -140,8 +97,8 @@ describe('createRedisPacer', () => {
   });
 
   it('refuses a slot beyond maxWaitMs without reserving it', async () => {
-    const key = `${PREFIX}pacer-${randomUUID()}`;
-    const pacer = createRedisPacer({ redis: admin, key, rps: 5 });
+    const key = `${redis.prefix}pacer-${randomUUID()}`;
+    const pacer = createRedisPacer({ redis: redis.admin, key, rps: 5 });
     const slots: PacerSlot[] = [];
     for (let i = 0; i < 3; i++) slots.push(await pacer.reserveSlot());
     expect(await pacer.reserve(10_000)).toBeGreaterThan(0);
@@ -229,14 +186,14 @@ describe('two gateway instances sharing Redis', () => {
   let prefix: string;
 
   const startInstance = async () => {
-    const pubsub = createRedisPubSub({ url: REDIS_URL, channelPrefix: prefix });
+    const pubsub = createRedisPubSub({ url: TEST_REDIS_URL, channelPrefix: prefix });
     await pubsub.ready();
-    const store = createRedisTaskStore({ redis: connect(), prefix, ownsConnection: true });
+    const store = createRedisTaskStore({ redis: redis.connect(), prefix, ownsConnection: true });
     return startTestGateway({ upstreamUrl: fake.url, deps: { store, pubsub } });
   };
 
   beforeEach(async () => {
-    prefix = `${PREFIX}gw-${randomUUID()}:`;
+    prefix = `${redis.prefix}gw-${randomUUID()}:`;
     fake = await startFakeUpstream({ rps: 0 });
     gwA = await startInstance();
     gwB = await startInstance();
@@ -274,7 +231,7 @@ describe('two gateway instances sharing Redis', () => {
     // Absence of an event, without waiting: listen on B, send the duplicates, then publish an end marker from each
     // instance. Redis keeps order per connection, so an event from a duplicate would arrive before its marker.
     const watcher = gwB.gateway.services.pubsub.subscribe('task:updated', id);
-    await expect.poll(() => admin.pubsub('NUMSUB', `${prefix}task:updated:${id}`).then((r) => Number((r as unknown[])[1]))).toBe(1);
+    await expect.poll(() => redis.admin.pubsub('NUMSUB', `${prefix}task:updated:${id}`).then((r) => Number((r as unknown[])[1]))).toBe(1);
     expect(await postCallback(gwB, done.body)).toEqual({ status: 200, body: expect.objectContaining({ result: 'duplicate' }) });
     expect(await postCallback(gwA, done.body)).toEqual({ status: 200, body: expect.objectContaining({ result: 'duplicate' }) });
     const marker = (from: string): TaskRecord => ({ ...pendingTask(id), error: `marker:${from}` });
@@ -317,7 +274,7 @@ describe('two gateway instances sharing Redis', () => {
 describe('REDIS_URL wiring (createGateway from config alone)', () => {
   it('shares task state and events between two instances configured only by REDIS_URL', async () => {
     const fake = await startFakeUpstream({ rps: 0 });
-    const env = { REDIS_URL, REDIS_PREFIX: `${PREFIX}wired:`, UPSTREAM_RPS: '50' };
+    const env = { REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: `${redis.prefix}wired:`, UPSTREAM_RPS: '50' };
     const a = await startTestGateway({ upstreamUrl: fake.url, env });
     const b = await startTestGateway({ upstreamUrl: fake.url, env });
     try {
@@ -344,7 +301,7 @@ describe('cross-instance extract dedupe', () => {
     const { createLogger } = await import('../../src/logger.js');
     const { createDeferred } = await import('../helpers/deferred.js');
     const fake = await startFakeUpstream({ rps: 0 });
-    const env = { REDIS_URL, REDIS_PREFIX: `${PREFIX}claim:`, UPSTREAM_RPS: '50' };
+    const env = { REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: `${redis.prefix}claim:`, UPSTREAM_RPS: '50' };
     const bWaiting = createDeferred();
     const bLogger = createLogger({
       level: 'info',

@@ -6,34 +6,16 @@
  * What only Redis has (key layout, TTLs, script reloading) is in redis-task-store.test.ts.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRedisTaskStore } from '../../src/jobs/redis-store.js';
 import { canTransition, createMemoryTaskStore, type TaskOutcome, type TaskStatus, type TaskStore } from '../../src/jobs/store.js';
-import { openTestRedis, type TestRedis } from '../helpers/redis.js';
-import { pendingTask, T0 } from '../fixtures/tasks.js';
+import { useTestRedis } from '../helpers/redis.js';
+import { pendingTask, T0, taskOutcome } from '../fixtures/tasks.js';
 
 const ASSET = 're_666914042514116608';
 const RETENTION_MS = 60_000;
 
-const outcome = (status: TaskOutcome['status'], completedAt = T0 + 1_000): TaskOutcome =>
-  status === 'SUCCEEDED'
-    ? {
-        status,
-        collectionId: 'im_666914042514116999',
-        // 18-digit upstream ids beyond 2^53: they must come back as the same strings.
-        frameIds: ['imc_666914042514116999_0', 'imc_666914042514116999_1'],
-        error: null,
-        completedAt,
-      }
-    : { status, collectionId: null, frameIds: [], error: status === 'FAILED' ? 'decode failed' : 'no result', completedAt };
-
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await openTestRedis();
-});
-afterAll(async () => {
-  await redis?.dispose();
-});
+const redis = useTestRedis();
 
 interface Pair {
   a: TaskStore;
@@ -111,20 +93,20 @@ describe.each(kinds)('TaskStore contract: $name', (kind) => {
 
   it('completes once: a second complete reports changed: false with the stored task', async () => {
     await a.insert(pendingTask('t-1'), T0);
-    const first = await a.complete('t-1', outcome('SUCCEEDED'));
-    expect(first).toEqual({ changed: true, task: { ...pendingTask('t-1'), ...outcome('SUCCEEDED') } });
-    expect(await b.complete('t-1', outcome('SUCCEEDED', T0 + 2_000))).toEqual({ changed: false, task: first.task });
-    expect(await b.complete('t-1', outcome('TIMED_OUT', T0 + 2_000))).toEqual({ changed: false, task: first.task });
+    const first = await a.complete('t-1', taskOutcome('SUCCEEDED'));
+    expect(first).toEqual({ changed: true, task: { ...pendingTask('t-1'), ...taskOutcome('SUCCEEDED') } });
+    expect(await b.complete('t-1', taskOutcome('SUCCEEDED', T0 + 2_000))).toEqual({ changed: false, task: first.task });
+    expect(await b.complete('t-1', taskOutcome('TIMED_OUT', T0 + 2_000))).toEqual({ changed: false, task: first.task });
     expect(await b.get('t-1')).toEqual(first.task);
-    expect(await a.complete('unknown', outcome('FAILED'))).toEqual({ changed: false, task: null });
+    expect(await a.complete('unknown', taskOutcome('FAILED'))).toEqual({ changed: false, task: null });
   });
 
   it('allows TIMED_OUT → SUCCEEDED and refuses SUCCEEDED → FAILED', async () => {
     await a.insert(pendingTask('t-1'), T0);
-    expect((await a.complete('t-1', outcome('TIMED_OUT'))).changed).toBe(true);
-    const late = await b.complete('t-1', outcome('SUCCEEDED', T0 + 90_000));
+    expect((await a.complete('t-1', taskOutcome('TIMED_OUT'))).changed).toBe(true);
+    const late = await b.complete('t-1', taskOutcome('SUCCEEDED', T0 + 90_000));
     expect(late).toMatchObject({ changed: true, task: { status: 'SUCCEEDED', completedAt: T0 + 90_000, error: null } });
-    expect(await a.complete('t-1', outcome('FAILED'))).toEqual({ changed: false, task: late.task });
+    expect(await a.complete('t-1', taskOutcome('FAILED'))).toEqual({ changed: false, task: late.task });
   });
 
   it('follows canTransition for every (from, to) pair', async () => {
@@ -134,8 +116,8 @@ describe.each(kinds)('TaskStore contract: $name', (kind) => {
       for (const to of tos) {
         const id = `${from}-${to}`;
         await a.insert(pendingTask(id), T0);
-        if (from !== 'PENDING') await a.complete(id, outcome(from));
-        const result = await b.complete(id, outcome(to, T0 + 5_000));
+        if (from !== 'PENDING') await a.complete(id, taskOutcome(from));
+        const result = await b.complete(id, taskOutcome(to, T0 + 5_000));
         expect({ id, changed: result.changed }).toEqual({ id, changed: canTransition(from, to) });
         expect(result.task?.status).toBe(result.changed ? to : from);
       }
@@ -146,7 +128,7 @@ describe.each(kinds)('TaskStore contract: $name', (kind) => {
     for (let round = 0; round < 25; round++) {
       const id = `race-${round}`;
       await a.insert(pendingTask(id), T0);
-      const results = await Promise.all([a.complete(id, outcome('SUCCEEDED')), b.complete(id, outcome('FAILED'))]);
+      const results = await Promise.all([a.complete(id, taskOutcome('SUCCEEDED')), b.complete(id, taskOutcome('FAILED'))]);
       expect(results.filter((r) => r.changed)).toHaveLength(1);
       const winner = results.find((r) => r.changed)!.task;
       expect(await a.get(id)).toEqual(winner);
@@ -158,11 +140,11 @@ describe.each(kinds)('TaskStore contract: $name', (kind) => {
     await a.insert(pendingTask('early', { deadlineAt: T0 + 10 }), T0);
     await a.insert(pendingTask('late', { deadlineAt: T0 + 20 }), T0);
     await a.insert(pendingTask('done', { deadlineAt: T0 + 5 }), T0);
-    await b.complete('done', outcome('SUCCEEDED'));
+    await b.complete('done', taskOutcome('SUCCEEDED'));
     expect(await b.overdue(T0 + 9)).toEqual([]);
     expect(await b.overdue(T0 + 10)).toEqual(['early']);
     expect((await b.overdue(T0 + 20)).sort()).toEqual(['early', 'late']);
-    await a.complete('early', outcome('TIMED_OUT'));
+    await a.complete('early', taskOutcome('TIMED_OUT'));
     expect(await b.overdue(T0 + 20)).toEqual(['late']);
   });
 
@@ -171,8 +153,8 @@ describe.each(kinds)('TaskStore contract: $name', (kind) => {
     await a.insert(pendingTask('one'), T0);
     await a.insert(pendingTask('two'), T0);
     await a.insert(pendingTask('three'), T0);
-    await b.complete('one', outcome('SUCCEEDED'));
-    await b.complete('two', outcome('TIMED_OUT'));
+    await b.complete('one', taskOutcome('SUCCEEDED'));
+    await b.complete('two', taskOutcome('TIMED_OUT'));
     expect(await b.pendingCount()).toBe(1);
     expect(await a.pendingCount()).toBe(1);
   });
@@ -181,7 +163,7 @@ describe.each(kinds)('TaskStore contract: $name', (kind) => {
     await a.insert(pendingTask('old'), T0);
     await a.insert(pendingTask('new', { submittedAt: T0 + 1 }), T0 + 1);
     await a.insert(pendingTask('other', { assetId: 're_1' }), T0 + 2);
-    await a.complete('new', outcome('SUCCEEDED'));
+    await a.complete('new', taskOutcome('SUCCEEDED'));
     const listed = await b.listByAsset(ASSET);
     expect(listed.map((t) => [t.id, t.status])).toEqual([
       ['new', 'SUCCEEDED'],
@@ -192,27 +174,27 @@ describe.each(kinds)('TaskStore contract: $name', (kind) => {
 
   describe('parked callbacks', () => {
     it('applies a parked callback atomically on insert', async () => {
-      expect(await a.park({ taskId: 't-1', outcome: outcome('SUCCEEDED'), expiresAt: Date.now() + 60_000 })).toBe(true);
+      expect(await a.park({ taskId: 't-1', outcome: taskOutcome('SUCCEEDED'), expiresAt: Date.now() + 60_000 })).toBe(true);
       const inserted = await b.insert(pendingTask('t-1'), T0);
-      expect(inserted).toEqual({ task: { ...pendingTask('t-1'), ...outcome('SUCCEEDED') }, appliedParked: true });
+      expect(inserted).toEqual({ task: { ...pendingTask('t-1'), ...taskOutcome('SUCCEEDED') }, appliedParked: true });
       expect(await a.get('t-1')).toEqual(inserted.task);
       expect(await a.overdue(T0 + 10_000_000)).toEqual([]);
     });
 
     it('parks the first callback only, and none for a registered task', async () => {
       const expiresAt = Date.now() + 60_000;
-      expect(await a.park({ taskId: 't-1', outcome: outcome('FAILED'), expiresAt })).toBe(true);
-      expect(await b.park({ taskId: 't-1', outcome: outcome('SUCCEEDED'), expiresAt })).toBe(false);
+      expect(await a.park({ taskId: 't-1', outcome: taskOutcome('FAILED'), expiresAt })).toBe(true);
+      expect(await b.park({ taskId: 't-1', outcome: taskOutcome('SUCCEEDED'), expiresAt })).toBe(false);
       expect((await b.insert(pendingTask('t-1'), T0)).task.status).toBe('FAILED');
       await a.insert(pendingTask('t-2'), T0);
-      expect(await b.park({ taskId: 't-2', outcome: outcome('SUCCEEDED'), expiresAt })).toBe(false);
+      expect(await b.park({ taskId: 't-2', outcome: taskOutcome('SUCCEEDED'), expiresAt })).toBe(false);
       expect((await a.get('t-2'))?.status).toBe('PENDING');
     });
 
     it('ignores a parked callback once `now` has passed its expiresAt (expiresAt itself still counts)', async () => {
       const now = Date.now();
-      await a.park({ taskId: 'edge', outcome: outcome('SUCCEEDED'), expiresAt: now + 60_000 });
-      await a.park({ taskId: 'gone', outcome: outcome('SUCCEEDED'), expiresAt: now + 60_000 });
+      await a.park({ taskId: 'edge', outcome: taskOutcome('SUCCEEDED'), expiresAt: now + 60_000 });
+      await a.park({ taskId: 'gone', outcome: taskOutcome('SUCCEEDED'), expiresAt: now + 60_000 });
       expect((await b.insert(pendingTask('edge'), now + 60_000)).appliedParked).toBe(true);
       expect(await b.insert(pendingTask('gone'), now + 60_001)).toEqual({ task: pendingTask('gone'), appliedParked: false });
       expect(await a.overdue(T0 + 60_000)).toEqual(['gone']);
@@ -220,9 +202,9 @@ describe.each(kinds)('TaskStore contract: $name', (kind) => {
 
     it('drops expired parked callbacks during the overdue sweep', async () => {
       const now = Date.now();
-      await a.park({ taskId: 't-1', outcome: outcome('SUCCEEDED'), expiresAt: now + 1_000 });
+      await a.park({ taskId: 't-1', outcome: taskOutcome('SUCCEEDED'), expiresAt: now + 1_000 });
       await b.overdue(now + 2_000);
-      expect(await a.park({ taskId: 't-1', outcome: outcome('FAILED'), expiresAt: now + 60_000 })).toBe(true);
+      expect(await a.park({ taskId: 't-1', outcome: taskOutcome('FAILED'), expiresAt: now + 60_000 })).toBe(true);
     });
 
     it('bounds parked callbacks, dropping the oldest first', async () => {
@@ -231,7 +213,7 @@ describe.each(kinds)('TaskStore contract: $name', (kind) => {
       open({ parkedMax: 2 });
       const now = Date.now();
       for (const [i, id] of ['p1', 'p2', 'p3'].entries()) {
-        await a.park({ taskId: id, outcome: outcome('SUCCEEDED'), expiresAt: now + 60_000 + i });
+        await a.park({ taskId: id, outcome: taskOutcome('SUCCEEDED'), expiresAt: now + 60_000 + i });
       }
       expect((await b.insert(pendingTask('p1'), now)).appliedParked).toBe(false);
       expect((await b.insert(pendingTask('p2'), now)).appliedParked).toBe(true);
@@ -260,7 +242,7 @@ describe.each(kinds)('TaskStore contract: $name', (kind) => {
       await a.insert(pendingTask('done', { idempotencyKey: 'k-insert' }), T0);
       await a.insert(pendingTask('open', { idempotencyKey: 'k-open' }), T0);
       await b.bindIdempotencyKey('k-bound', 'done');
-      await b.complete('done', outcome('SUCCEEDED'));
+      await b.complete('done', taskOutcome('SUCCEEDED'));
       await b.bindIdempotencyKey('k-late', 'done');
       await pair.lapseRetention();
       expect(await a.get('done')).toBeNull();
