@@ -9,9 +9,8 @@ import { createTaskService, IdempotencyKeyInUseError, type TaskService } from '.
 import { silentLogger } from '../../../src/logger.js';
 import { createPubSub, type PubSub } from '../../../src/pubsub/index.js';
 import type { UpstreamClient } from '../../../src/upstream/client.js';
-import type { AssetResource } from '../../../src/upstream/types.js';
 import { createDeferred, type Deferred } from '../../helpers/deferred.js';
-import { pendingTask, T0 } from '../../fixtures/tasks.js';
+import { pendingTask, readyAsset, T0 } from '../../fixtures/tasks.js';
 
 const ASSET = 're_666914042514116608';
 const OTHER = 're_666914042514116609';
@@ -53,15 +52,6 @@ function cluster(store: TaskStore = createMemoryTaskStore()): Cluster {
       return { taskId };
     },
   } as unknown as UpstreamClient;
-  const asset = (assetId: string): AssetResource => ({
-    assetId,
-    extension: 'mp4',
-    originalFilename: 'clip.mp4',
-    fileSize: '100',
-    uploadStatus: 'SUCCESS',
-    createTime: String(T0),
-    modifyTime: String(T0),
-  });
   return {
     store,
     clock,
@@ -73,7 +63,7 @@ function cluster(store: TaskStore = createMemoryTaskStore()): Cluster {
         pubsub,
         client,
         logger: silentLogger,
-        lookupAsset: async (id) => asset(id),
+        lookupAsset: async (id) => readyAsset(id),
         now: () => clock.now,
         timeoutSeconds: 600,
         reuseSeconds: 3600,

@@ -17,7 +17,7 @@ import { createPubSub, type PubSub } from '../../../src/pubsub/index.js';
 import type { UpstreamClient } from '../../../src/upstream/client.js';
 import { successCallback } from '../../fixtures/upstream/envelopes.js';
 import { COLLECTION_ID, FRAME_IDS } from '../../fixtures/upstream/replies.js';
-import { T0 } from '../../fixtures/tasks.js';
+import { pendingTask, T0 } from '../../fixtures/tasks.js';
 
 const ASSET = 're_666914042514116608';
 const TASK_ID = '1e8ae1075e054e8abb58e7598c53cbf1';
@@ -100,18 +100,7 @@ function openSpool() {
   return { spool, callbacks };
 }
 
-const pendingRecord = (): TaskRecord => ({
-  id: TASK_ID,
-  assetId: ASSET,
-  status: 'PENDING',
-  collectionId: null,
-  frameIds: [],
-  error: null,
-  submittedAt: T0,
-  completedAt: null,
-  deadlineAt: T0 + 60_000,
-  idempotencyKey: null,
-});
+const pendingRecord = () => pendingTask(TASK_ID, { assetId: ASSET });
 const callbackBody = () => JSON.stringify(successCallback(TASK_ID, COLLECTION_ID, FRAME_IDS));
 
 describe('a registration the registry could not take', () => {

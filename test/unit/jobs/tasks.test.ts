@@ -5,7 +5,7 @@ import { silentLogger } from '../../../src/logger.js';
 import { createPubSub, type PubSub, type Subscription } from '../../../src/pubsub/index.js';
 import type { UpstreamClient } from '../../../src/upstream/client.js';
 import type { AssetResource, ExtractFramesCallback } from '../../../src/upstream/types.js';
-import { pendingTask, T0 } from '../../fixtures/tasks.js';
+import { pendingTask, readyAsset, T0 } from '../../fixtures/tasks.js';
 
 const ASSET = 're_666914042514116608';
 const TIMEOUT_S = 60;
@@ -46,16 +46,7 @@ function setup(options: { store?: TaskStore; asset?: Partial<AssetResource>; clo
   const client = { extractFrames } as unknown as UpstreamClient;
   const store = options.store ?? createMemoryTaskStore();
   const pubsub = createPubSub();
-  const asset: AssetResource = {
-    assetId: ASSET,
-    extension: 'mp4',
-    originalFilename: 'clip.mp4',
-    fileSize: '100',
-    uploadStatus: 'SUCCESS',
-    createTime: String(T0),
-    modifyTime: String(T0),
-    ...options.asset,
-  };
+  const asset = readyAsset(ASSET, options.asset);
   const tasks = createTaskService({
     store,
     pubsub,
@@ -104,19 +95,8 @@ describe('submit', () => {
     const { tasks } = setup();
     const { task, reused } = await tasks.submit(ASSET);
     expect(reused).toBe(false);
-    expect(task).toEqual({
-      id: 'task-1',
-      assetId: ASSET,
-      status: 'PENDING',
-      collectionId: null,
-      frameIds: [],
-      error: null,
-      submittedAt: T0,
-      completedAt: null,
-      deadlineAt: T0 + TIMEOUT_S * 1000,
-      idempotencyKey: null,
-      tenant: 'local',
-    });
+    // pendingTask: PENDING at T0, no collection, frames, error or key.
+    expect(task).toEqual(pendingTask('task-1', { assetId: ASSET, deadlineAt: T0 + TIMEOUT_S * 1000, tenant: 'local' }));
     expect(await tasks.get('task-1')).toEqual(task);
   });
 

@@ -10,9 +10,8 @@ import { createTaskService, IdempotencyKeyInUseError, type TaskService } from '.
 import { silentLogger } from '../../../src/logger.js';
 import { createPubSub, type PubSub } from '../../../src/pubsub/index.js';
 import type { UpstreamClient } from '../../../src/upstream/client.js';
-import type { AssetResource } from '../../../src/upstream/types.js';
 import { createDeferred, type Deferred } from '../../helpers/deferred.js';
-import { T0 } from '../../fixtures/tasks.js';
+import { readyAsset, T0 } from '../../fixtures/tasks.js';
 
 const ASSET = 're_666914042514116608';
 const OTHER_ASSET = 're_666914042514116609';
@@ -45,15 +44,6 @@ function world() {
       return { taskId };
     },
   } as unknown as UpstreamClient;
-  const asset = (assetId: string): AssetResource => ({
-    assetId,
-    extension: 'mp4',
-    originalFilename: 'clip.mp4',
-    fileSize: '100',
-    uploadStatus: 'SUCCESS',
-    createTime: String(T0),
-    modifyTime: String(T0),
-  });
   /** One gateway instance on the shared store (its own pub/sub, so claims are what keeps instances apart). */
   const instance = () => {
     const pubsub = createPubSub();
@@ -64,7 +54,7 @@ function world() {
       pubsub,
       client,
       logger: silentLogger,
-      lookupAsset: async (id) => asset(id),
+      lookupAsset: async (id) => readyAsset(id),
       now: () => clock.now,
       timeoutSeconds: 600,
       reuseSeconds: 3600,
