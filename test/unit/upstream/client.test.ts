@@ -1,8 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createUpstream, createUpstreamClient, type UpstreamClient } from '../../../src/upstream/client.js';
 import { isUpstreamError, type UpstreamError } from '../../../src/upstream/errors.js';
 import { createScheduler, type Scheduler } from '../../../src/upstream/rate-limit.js';
 import { createFakeFetch, hang, json, rawJson, type FakeFetch, type RecordedCall } from './fake-fetch.js';
+import { useFakeTimersEachTest } from './fake-timers.js';
 
 const KEY = 'sk-mavi-test-SECRET-0123456789abcdef';
 const BASE = 'https://upstream.test/serve/api/v2';
@@ -62,15 +63,7 @@ function expectNoKey(error: unknown): void {
   expect(String((error as Error).stack)).not.toContain(KEY);
 }
 
-beforeEach(() => {
-  vi.useFakeTimers();
-  setup();
-});
-
-afterEach(() => {
-  scheduler.dispose();
-  vi.useRealTimers();
-});
+useFakeTimersEachTest({ setup, teardown: () => scheduler.dispose() });
 
 describe('requests', () => {
   it('sends the raw API key as Authorization (no Bearer) and joins the base URL without a double slash', async () => {

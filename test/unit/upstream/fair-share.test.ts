@@ -1,26 +1,17 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { isUpstreamError, type UpstreamError } from '../../../src/upstream/errors.js';
 import { createScheduler, type Scheduler } from '../../../src/upstream/rate-limit.js';
 import { runAsTenant } from '../../../src/tenancy.js';
+import { settle, useFakeTimersEachTest } from './fake-timers.js';
 
 let scheduler: Scheduler | undefined;
 
-beforeEach(() => {
-  vi.useFakeTimers();
+useFakeTimersEachTest({
+  teardown: () => {
+    scheduler?.dispose();
+    scheduler = undefined;
+  },
 });
-
-afterEach(() => {
-  scheduler?.dispose();
-  scheduler = undefined;
-  vi.useRealTimers();
-});
-
-async function settle<T>(promise: Promise<T>): Promise<{ value?: T; error?: unknown }> {
-  return promise.then(
-    (value) => ({ value }),
-    (error: unknown) => ({ error }),
-  );
-}
 
 /** Schedules one call as `tenant` (undefined: outside any tenant); its start is recorded in `order`. */
 function call(order: string[], tenant: string | undefined, name: string, options = {}): Promise<void> {

@@ -2,11 +2,12 @@
  * What the upstream client reports to its observer (the `frames_upstream_*` metrics): one outcome per HTTP exchange,
  * downloads when their body ends, bytes, and the scheduler queue's wait and depth. Fake fetch and fake timers.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createUpstreamClient, type UpstreamClient } from '../../../src/upstream/client.js';
 import type { UpstreamEndpoint, UpstreamObserver, UpstreamOutcome } from '../../../src/upstream/observer.js';
 import { createScheduler, type Scheduler } from '../../../src/upstream/rate-limit.js';
 import { createFakeFetch, hang, json, type FakeFetch } from './fake-fetch.js';
+import { useFakeTimersEachTest } from './fake-timers.js';
 
 const RE = 're_657739295220518912';
 const IM = 'im_666914042514116608';
@@ -54,14 +55,7 @@ async function settle<T>(promise: Promise<T>): Promise<T | unknown> {
   return result;
 }
 
-beforeEach(() => {
-  vi.useFakeTimers();
-  setup();
-});
-afterEach(() => {
-  scheduler.dispose();
-  vi.useRealTimers();
-});
+useFakeTimersEachTest({ setup, teardown: () => scheduler.dispose() });
 
 describe('upstream observer', () => {
   it('reports every attempt of a retried call with its own outcome', async () => {

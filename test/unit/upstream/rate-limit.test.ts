@@ -1,31 +1,22 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { UpstreamError, isUpstreamError } from '../../../src/upstream/errors.js';
 import { backoffDelay, createScheduler, retryWithBackoff, type Scheduler } from '../../../src/upstream/rate-limit.js';
+import { settle, useFakeTimersEachTest } from './fake-timers.js';
 
 let scheduler: Scheduler | undefined;
 
-beforeEach(() => {
-  vi.useFakeTimers();
-});
-
-afterEach(() => {
-  scheduler?.dispose();
-  scheduler = undefined;
-  vi.useRealTimers();
+useFakeTimersEachTest({
+  teardown: () => {
+    scheduler?.dispose();
+    scheduler = undefined;
+  },
 });
 
 function maxStartsInWindow(times: number[], windowMs: number): number {
   let max = 0;
   for (const t of times) max = Math.max(max, times.filter((u) => u >= t && u < t + windowMs).length);
   return max;
-}
-
-async function settle<T>(promise: Promise<T>): Promise<{ value?: T; error?: unknown }> {
-  return promise.then(
-    (value) => ({ value }),
-    (error: unknown) => ({ error }),
-  );
 }
 
 describe('createScheduler', () => {
