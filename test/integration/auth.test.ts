@@ -13,6 +13,7 @@ import { currentTenant } from '../../src/tenancy.js';
 import { createDeferred, createEventQueue } from '../helpers/deferred.js';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { startTestGateway, type GraphQLResponse, type TestGateway } from '../helpers/gateway.js';
+import { readSseEvents } from '../helpers/sse.js';
 
 const SECRET = 'integration-jwt-secret-0123456789abcdef';
 const FAKE_MP4 = Buffer.from('000000186674797069736f6d0000020069736f6d6d703431', 'hex');
@@ -118,25 +119,7 @@ async function sse(gw: TestGateway, query: string, variables: Record<string, unk
     body: JSON.stringify({ query, variables }),
     signal: controller.signal,
   });
-  const reader = res.body!.getReader();
-  const decoder = new TextDecoder();
-  let buffer = '';
-  const next = async (): Promise<GraphQLResponse | 'complete' | 'eof'> => {
-    for (;;) {
-      const end = buffer.indexOf('\n\n');
-      if (end >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        if (/^event: complete/m.test(block)) return 'complete';
-        const data = /^data: (.+)$/m.exec(block)?.[1];
-        if (data) return JSON.parse(data) as GraphQLResponse;
-        continue;
-      }
-      const chunk = await reader.read();
-      if (chunk.done) return 'eof';
-      buffer += decoder.decode(chunk.value, { stream: true });
-    }
-  };
+  const next = readSseEvents<GraphQLResponse>(res.body!);
   return { status: res.status, next };
 }
 

@@ -5,6 +5,7 @@ import { createGatewayAuth } from '../../../src/auth/gateway-auth.js';
 import { loadConfig } from '../../../src/config.js';
 import { currentTenant, type Caller } from '../../../src/tenancy.js';
 import { createDeferred, type Deferred } from '../../helpers/deferred.js';
+import { readSseEvents } from '../../helpers/sse.js';
 
 const SECRET = 'unit-jwt-secret-0123456789abcdef01234';
 const sign = (claims: JWTPayload, expiresAt = Math.floor(Date.now() / 1000) + 600) =>
@@ -61,29 +62,6 @@ const post = (yoga: ReturnType<typeof harness>['yoga'], query: string, headers: 
     body: JSON.stringify({ query }),
   });
 
-/** Reads SSE events (`next` data as JSON, `complete` as the string) from a yoga response. */
-function sseEvents(response: Response) {
-  const reader = response.body!.getReader();
-  const decoder = new TextDecoder();
-  let buffer = '';
-  return async function next(): Promise<unknown> {
-    for (;;) {
-      const end = buffer.indexOf('\n\n');
-      if (end >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        if (/^event: complete/m.test(block)) return 'complete';
-        const data = /^data: (.*)$/m.exec(block)?.[1];
-        if (data && data !== '') return JSON.parse(data);
-        continue;
-      }
-      const { value, done } = await reader.read();
-      if (done) return 'end of stream';
-      buffer += decoder.decode(value, { stream: true });
-    }
-  };
-}
-
 afterEach(() => {
   vi.useRealTimers();
 });
@@ -115,7 +93,7 @@ describe('createGatewayAuth', () => {
     const { yoga, release } = harness({ AUTH_JWT_SECRET: SECRET });
     const token = await sign({ tenant: 'acme' });
     const res = await post(yoga, 'subscription { ticks }', { accept: 'text/event-stream', authorization: `Bearer ${token}` });
-    const next = sseEvents(res);
+    const next = readSseEvents(res.body!);
     release();
     expect(await next()).toEqual({ data: { ticks: 'acme/acme' } });
     release();
@@ -130,7 +108,7 @@ describe('createGatewayAuth', () => {
     const token = await sign({ tenant: 'acme' }, exp);
     const res = await post(yoga, 'subscription { ticks }', { accept: 'text/event-stream', authorization: `Bearer ${token}` });
     expect(res.status).toBe(200);
-    const next = sseEvents(res);
+    const next = readSseEvents(res.body!);
     release();
     expect(await next()).toEqual({ data: { ticks: 'acme/acme' } });
     const expired = next();
@@ -170,7 +148,7 @@ describe('subscription streams and token expiry', () => {
     const { yoga, release } = harness({ AUTH_JWT_SECRET: SECRET }, 1);
     const authorization = `Bearer ${await sign({ tenant: 'acme' })}`;
     const streams = await Promise.all([1, 2, 3].map(() => post(yoga, 'subscription { ticks }', { ...SSE_HEADERS, authorization })));
-    const nexts = streams.map((res) => sseEvents(res));
+    const nexts = streams.map((res) => readSseEvents(res.body!));
     expect(await expiryTimers()).toBe(1);
     for (const next of nexts) {
       release();
