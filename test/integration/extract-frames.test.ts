@@ -1,7 +1,7 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { createPubSub } from '../../src/pubsub/index.js';
-import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
-import { startTestGateway, TEST_WEBHOOK_SECRET, type TestGateway } from '../helpers/gateway.js';
+import { TEST_WEBHOOK_SECRET, type TestGateway } from '../helpers/gateway.js';
+import { useGatewayPerTest } from '../helpers/gateway-per-test.js';
 
 const EXTRACT = /* GraphQL */ `
   mutation Extract($assetId: ID!, $force: Boolean, $key: String) {
@@ -19,17 +19,11 @@ const WATCH = /* GraphQL */ `
   }
 `;
 
-let fake: FakeUpstream;
+const stack = useGatewayPerTest({ webhooks: true });
 let gw: TestGateway;
 
 beforeEach(async () => {
-  fake = await startFakeUpstream({ rps: 0 });
-  gw = await startTestGateway({ upstreamUrl: fake.url });
-  fake.setWebhookUrl(`${gw.url}/webhooks/mavi/${TEST_WEBHOOK_SECRET}`);
-});
-afterEach(async () => {
-  await gw.close();
-  await fake.close();
+  gw = await stack.start();
 });
 
 async function extract(assetId: string, extra: Record<string, unknown> = {}) {
@@ -40,14 +34,14 @@ async function extract(assetId: string, extra: Record<string, unknown> = {}) {
 
 describe('extractFrames → webhook → subscription', () => {
   it('pushes PENDING then SUCCEEDED over graphql-ws and completes', async () => {
-    const assetId = fake.addAsset();
+    const assetId = stack.fake.addAsset();
     const result = await extract(assetId);
     expect(result).toMatchObject({ __typename: 'ExtractFramesSuccess', reused: false, task: { assetId, status: 'PENDING', frameCount: null } });
-    expect(fake.callsTo('POST', '/video/extract-frames')).toHaveLength(1);
+    expect(stack.fake.callsTo('POST', '/video/extract-frames')).toHaveLength(1);
 
     const sub = gw.subscribeWs(WATCH, { id: result.task.id });
     expect((await sub.events.next()).data!.frameExtractionTask.status).toBe('PENDING');
-    const done = await fake.completeTask(result.task.id, { frames: 4, shuffle: true });
+    const done = await stack.fake.completeTask(result.task.id, { frames: 4, shuffle: true });
     expect(done.status).toBe(200);
     const final = (await sub.events.next()).data!.frameExtractionTask;
     expect(final).toEqual({
@@ -61,26 +55,26 @@ describe('extractFrames → webhook → subscription', () => {
   });
 
   it('pushes the same over SSE', async () => {
-    const result = await extract(fake.addAsset());
+    const result = await extract(stack.fake.addAsset());
     const sub = gw.subscribeSse(WATCH, { id: result.task.id });
     expect((await sub.events.next()).data!.frameExtractionTask.status).toBe('PENDING');
-    await fake.failTask(result.task.id, { code: 500, message: 'video decode failed' });
+    await stack.fake.failTask(result.task.id, { code: 500, message: 'video decode failed' });
     expect((await sub.events.next()).data!.frameExtractionTask).toMatchObject({ status: 'FAILED', error: 'video decode failed' });
     await sub.completed;
   });
 
   it('a subscriber arriving after completion gets the final state at once and completes', async () => {
-    const result = await extract(fake.addAsset());
-    await fake.completeTask(result.task.id, { frames: 2 });
+    const result = await extract(stack.fake.addAsset());
+    await stack.fake.completeTask(result.task.id, { frames: 2 });
     const sub = gw.subscribeWs(WATCH, { id: result.task.id });
     expect((await sub.events.next()).data!.frameExtractionTask.status).toBe('SUCCEEDED');
     await sub.completed;
   });
 
   it('applies a callback that beats the extract reply (parked, then applied on registration)', async () => {
-    const assetId = fake.addAsset();
-    fake.onExtract = async (taskId) => {
-      const sent = await fake.completeTask(taskId, { frames: 3 });
+    const assetId = stack.fake.addAsset();
+    stack.fake.onExtract = async (taskId) => {
+      const sent = await stack.fake.completeTask(taskId, { frames: 3 });
       expect(sent.status).toBe(200);
     };
     const result = await extract(assetId);
@@ -99,7 +93,7 @@ describe('extractFrames → webhook → subscription', () => {
   });
 
   it('releases the listener when a client leaves before the first change', async () => {
-    const result = await extract(fake.addAsset());
+    const result = await extract(stack.fake.addAsset());
     const sub = gw.subscribeWs(WATCH, { id: result.task.id });
     await sub.events.next();
     expect(gw.gateway.services.pubsub.listenerCount()).toBe(1);
@@ -112,30 +106,30 @@ describe('extractFrames input and upstream errors', () => {
   it.each(['', 'im_123', 're_', 're_12a', 'RE_1', 're_1 OR 1=1'])('rejects asset id %j without calling upstream', async (bad) => {
     const result = await extract(bad);
     expect(result).toMatchObject({ __typename: 'InvalidAssetIdError', code: 'INVALID_ASSET_ID' });
-    expect(fake.calls).toHaveLength(0);
+    expect(stack.fake.calls).toHaveLength(0);
   });
 
   it('returns AssetNotFoundError for an unknown asset (upstream answers 400 "not found")', async () => {
     const result = await extract('re_123456789012345678');
     expect(result).toMatchObject({ __typename: 'AssetNotFoundError', code: 'ASSET_NOT_FOUND' });
-    expect(fake.callsTo('POST', '/video/extract-frames')).toHaveLength(0);
+    expect(stack.fake.callsTo('POST', '/video/extract-frames')).toHaveLength(0);
   });
 
   it('returns AssetNotReadyError / NotAVideoError without a billed extract call', async () => {
-    const waiting = fake.addAsset({ uploadStatus: 'UPLOADING' });
+    const waiting = stack.fake.addAsset({ uploadStatus: 'UPLOADING' });
     expect(await extract(waiting)).toMatchObject({ __typename: 'AssetNotReadyError', code: 'ASSET_NOT_READY' });
-    const image = fake.addAsset({ extension: 'png', filename: 'a.png' });
+    const image = stack.fake.addAsset({ extension: 'png', filename: 'a.png' });
     expect(await extract(image)).toMatchObject({ __typename: 'NotAVideoError', code: 'NOT_A_VIDEO' });
-    expect(fake.callsTo('POST', '/video/extract-frames')).toHaveLength(0);
+    expect(stack.fake.callsTo('POST', '/video/extract-frames')).toHaveLength(0);
   });
 
   it('maps an upstream outage to UpstreamUnavailableError', async () => {
-    const assetId = fake.addAsset();
+    const assetId = stack.fake.addAsset();
     await gw.graphql(`query($id: ID!) { videoAsset(id: $id) { id } }`, { id: assetId }); // warm the asset cache
-    fake.setFailure({ status: 500, body: { code: 500, msg: 'Internal error', data: null, success: false, failed: true } }, 1);
+    stack.fake.setFailure({ status: 500, body: { code: 500, msg: 'Internal error', data: null, success: false, failed: true } }, 1);
     expect(await extract(assetId)).toMatchObject({ __typename: 'UpstreamUnavailableError', code: 'UPSTREAM_UNAVAILABLE' });
     // Extract is billed, so a 5xx is not retried.
-    expect(fake.calls.filter((c) => c.path === '/video/extract-frames')).toHaveLength(1);
+    expect(stack.fake.calls.filter((c) => c.path === '/video/extract-frames')).toHaveLength(1);
   });
 });
 
@@ -145,7 +139,7 @@ describe('webhook receiver', () => {
   const hook = `/webhooks/mavi/${TEST_WEBHOOK_SECRET}`;
 
   it('answers 404 for a wrong secret and changes nothing', async () => {
-    const result = await extract(fake.addAsset());
+    const result = await extract(stack.fake.addAsset());
     const res = await post('/webhooks/mavi/wrong-secret-000000000000', JSON.stringify({ code: 200, message: 'SUCCESS', task_id: result.task.id, data: { asset_id: 'im_1', asset_ch_ids: ['imc_1_0'] } }));
     expect(res.status).toBe(404);
     const state = await gw.graphql(`query($id: ID!) { frameExtractionTask(id: $id) { status } }`, { id: result.task.id });
@@ -153,7 +147,7 @@ describe('webhook receiver', () => {
   });
 
   it('answers 400 for malformed bodies and 413 for oversized ones, changing nothing', async () => {
-    const result = await extract(fake.addAsset());
+    const result = await extract(stack.fake.addAsset());
     expect((await post(hook, '{not json')).status).toBe(400);
     expect((await post(hook, JSON.stringify({ code: 200, data: {} }))).status).toBe(400);
     expect((await post(hook, JSON.stringify([1, 2]))).status).toBe(400);
@@ -163,10 +157,10 @@ describe('webhook receiver', () => {
   });
 
   it('is idempotent: a duplicate callback produces no second event', async () => {
-    const result = await extract(fake.addAsset());
+    const result = await extract(stack.fake.addAsset());
     const sub = gw.subscribeWs(WATCH, { id: result.task.id });
     await sub.events.next();
-    const first = await fake.completeTask(result.task.id, { frames: 2 });
+    const first = await stack.fake.completeTask(result.task.id, { frames: 2 });
     expect((await sub.events.next()).data!.frameExtractionTask.status).toBe('SUCCEEDED');
     await sub.completed;
     const seen: string[] = [];
@@ -174,8 +168,8 @@ describe('webhook receiver', () => {
     void (async () => {
       for await (const t of watcher) seen.push(t.status);
     })();
-    expect(await fake.sendCallback(first.body)).toBe(200);
-    expect(await fake.sendCallback({ ...first.body, code: 500, message: 'late failure' })).toBe(200);
+    expect(await stack.fake.sendCallback(first.body)).toBe(200);
+    expect(await stack.fake.sendCallback({ ...first.body, code: 500, message: 'late failure' })).toBe(200);
     await watcher.return();
     expect(seen).toEqual([]);
     const state = await gw.graphql(`query($id: ID!) { frameExtractionTask(id: $id) { status frameCount } }`, { id: result.task.id });
@@ -183,24 +177,22 @@ describe('webhook receiver', () => {
   });
 
   it('marks FAILED when a success code comes without asset_ch_ids, keeping the upstream message', async () => {
-    const result = await extract(fake.addAsset());
-    expect(await fake.sendCallback({ code: '0000', message: 'no frames produced', data: { asset_id: 'im_666914042514116999' }, task_id: result.task.id })).toBe(200);
+    const result = await extract(stack.fake.addAsset());
+    expect(await stack.fake.sendCallback({ code: '0000', message: 'no frames produced', data: { asset_id: 'im_666914042514116999' }, task_id: result.task.id })).toBe(200);
     const state = await gw.graphql(`query($id: ID!) { frameExtractionTask(id: $id) { status error frameCount } }`, { id: result.task.id });
     expect(state.data!.frameExtractionTask).toEqual({ status: 'FAILED', error: 'no frames produced', frameCount: null });
   });
 
   it('answers 200 for task ids it does not know (other endpoints share the webhook)', async () => {
-    expect(await fake.sendCallback({ code: 200, message: 'SUCCESS', data: { data: [] }, task_id: 'ffffffffffffffffffffffffffffffff' })).toBe(200);
+    expect(await stack.fake.sendCallback({ code: 200, message: 'SUCCESS', data: { data: [] }, task_id: 'ffffffffffffffffffffffffffffffff' })).toBe(200);
   });
 });
 
 describe('task deadline', () => {
   it('marks a task without callback TIMED_OUT at the deadline, tells subscribers, and accepts a late success', async () => {
-    await gw.close();
     let clock = Date.now();
-    gw = await startTestGateway({ upstreamUrl: fake.url, env: { TASK_TIMEOUT_SECONDS: '60' }, deps: { now: () => clock } });
-    fake.setWebhookUrl(`${gw.url}/webhooks/mavi/${TEST_WEBHOOK_SECRET}`);
-    const result = await extract(fake.addAsset());
+    gw = await stack.start({ TASK_TIMEOUT_SECONDS: '60' }, { now: () => clock });
+    const result = await extract(stack.fake.addAsset());
     const sub = gw.subscribeWs(WATCH, { id: result.task.id });
     expect((await sub.events.next()).data!.frameExtractionTask.status).toBe('PENDING');
 
@@ -213,7 +205,7 @@ describe('task deadline', () => {
     expect(timedOut.error).toMatch(/60 s/);
 
     // TIMED_OUT is not final for subscribers either: the late result reaches the same subscription, then it completes.
-    await fake.completeTask(result.task.id, { frames: 2 });
+    await stack.fake.completeTask(result.task.id, { frames: 2 });
     expect((await sub.events.next()).data!.frameExtractionTask).toMatchObject({ status: 'SUCCEEDED', frameCount: 2 });
     await sub.completed;
     const state = await gw.graphql(`query($id: ID!) { frameExtractionTask(id: $id) { status frameCount } }`, { id: result.task.id });
@@ -223,15 +215,13 @@ describe('task deadline', () => {
 
 describe('lost events', () => {
   it('still delivers the final state when the event is lost (the subscription re-reads the registry)', async () => {
-    await gw.close();
     // A pub/sub that drops every event, as a Redis reconnect can.
     const lossy = { ...createPubSub(), publish: () => {} };
-    gw = await startTestGateway({ upstreamUrl: fake.url, env: { SUBSCRIPTION_RECHECK_MS: '20' }, deps: { pubsub: lossy } });
-    fake.setWebhookUrl(`${gw.url}/webhooks/mavi/${TEST_WEBHOOK_SECRET}`);
-    const result = await extract(fake.addAsset());
+    gw = await stack.start({ SUBSCRIPTION_RECHECK_MS: '20' }, { pubsub: lossy });
+    const result = await extract(stack.fake.addAsset());
     const sub = gw.subscribeWs(WATCH, { id: result.task.id });
     expect((await sub.events.next()).data!.frameExtractionTask.status).toBe('PENDING');
-    await fake.completeTask(result.task.id, { frames: 2 });
+    await stack.fake.completeTask(result.task.id, { frames: 2 });
     expect((await sub.events.next()).data!.frameExtractionTask).toMatchObject({ status: 'SUCCEEDED', frameCount: 2 });
     await sub.completed;
     expect(lossy.listenerCount()).toBe(0);
@@ -240,7 +230,7 @@ describe('lost events', () => {
 
 describe('subscription events and loaders', () => {
   it('resolves every event with fresh loaders (no loader cache carried from one event to the next)', async () => {
-    const assetId = fake.addAsset();
+    const assetId = stack.fake.addAsset();
     const result = await extract(assetId);
     const metadata = gw.gateway.services.metadata;
     const original = metadata.get.bind(metadata);
@@ -251,7 +241,7 @@ describe('subscription events and loaders', () => {
     };
     const sub = gw.subscribeWs(`subscription($id: ID!) { frameExtractionTask(id: $id) { status asset { id } } }`, { id: result.task.id });
     expect((await sub.events.next()).data!.frameExtractionTask).toEqual({ status: 'PENDING', asset: { id: assetId } });
-    await fake.completeTask(result.task.id, { frames: 1 });
+    await stack.fake.completeTask(result.task.id, { frames: 1 });
     expect((await sub.events.next()).data!.frameExtractionTask).toEqual({ status: 'SUCCEEDED', asset: { id: assetId } });
     await sub.completed;
     // One read per event: a per-subscription loader would have answered the second from its own cache.

@@ -6,25 +6,15 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/logger.js';
 import { createGateway } from '../../src/server.js';
-import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
-import { startTestGateway, TEST_API_KEY, TEST_WEBHOOK_SECRET, type GraphQLResponse, type TestGateway } from '../helpers/gateway.js';
+import { TEST_API_KEY, TEST_WEBHOOK_SECRET, type GraphQLResponse, type TestGateway } from '../helpers/gateway.js';
+import { useGatewayPerTest } from '../helpers/gateway-per-test.js';
 
-let fake: FakeUpstream;
-let gw: TestGateway | undefined;
-beforeEach(async () => {
-  fake = await startFakeUpstream({ rps: 0 });
-});
-afterEach(async () => {
-  await gw?.close();
-  gw = undefined;
-  await fake.close();
-});
-
-const start = async (env: Record<string, string> = {}) => (gw = await startTestGateway({ upstreamUrl: fake.url, env }));
+const stack = useGatewayPerTest({ webhooks: false });
+const start = stack.start;
 
 const post = async (url: string, body: BodyInit, headers: Record<string, string> = {}) => {
   const res = await fetch(`${url}/graphql`, {
@@ -58,12 +48,12 @@ const directives = (n: number) => `{ ${Array.from({ length: n }, (_, i) => `a${i
 describe('operation limits', () => {
   it('refuses an operation deeper than GRAPHQL_MAX_DEPTH over HTTP, graphql-ws and SSE, before any upstream call', async () => {
     const t = await start({ GRAPHQL_MAX_DEPTH: '2' });
-    const { collectionId } = fake.addCollection(1);
+    const { collectionId } = stack.fake.addCollection(1);
     const http = await t.graphql(COLLECTION_DEPTH_3, { id: collectionId });
     expect(http.errors?.map((e) => e.message)).toEqual(['Syntax Error: Query depth limit of 2 exceeded, found 3.']);
     expect(await wsErrors(t, TASK_DEPTH_3)).toEqual(['Syntax Error: Query depth limit of 2 exceeded, found 3.']);
     expect(await sseErrors(t, TASK_DEPTH_3)).toEqual(['Syntax Error: Query depth limit of 2 exceeded, found 3.']);
-    expect(fake.calls).toEqual([]);
+    expect(stack.fake.calls).toEqual([]);
     expect(await t.graphql('query($id: ID!) { frameCollection(id: $id) { id } }', { id: collectionId })).toEqual({ data: { frameCollection: { id: collectionId } } });
   });
 
@@ -82,16 +72,16 @@ describe('operation limits', () => {
 
   it('GRAPHQL_MAX_COST bounds the static cost of an operation', async () => {
     const t = await start({ GRAPHQL_MAX_COST: '10' });
-    const { collectionId } = fake.addCollection(1);
+    const { collectionId } = stack.fake.addCollection(1);
     const res = await t.graphql('query($id: ID!) { frameCollection(id: $id) { id frameCount zipUrl frames { id index url } } }', { id: collectionId });
     expect(res.errors?.map((e) => e.message)).toEqual([expect.stringMatching(/^Syntax Error: Query Cost limit of 10 exceeded, found [\d.]+\.$/)]);
-    expect(fake.calls).toEqual([]);
+    expect(stack.fake.calls).toEqual([]);
     expect((await t.graphql('query($id: ID!) { frameCollection(id: $id) { id } }', { id: collectionId })).errors).toBeUndefined();
   });
 
   it('the defaults accept a router batch of 100 aliased _entities fetches and refuse 101 aliases', async () => {
     const t = await start();
-    const { collectionId } = fake.addCollection(2);
+    const { collectionId } = stack.fake.addCollection(2);
     const batch = (n: number) =>
       `query($r: [_Any!]!) { ${Array.from({ length: n }, (_, i) => `_${i}__entities: _entities(representations: $r) { ... on FrameCollection { id frameCount frames { id index } } }`).join(' ')} }`;
     const res = await t.graphql(batch(100), { r: [{ __typename: 'FrameCollection', id: collectionId }] });
@@ -182,7 +172,7 @@ describe('GraphiQL and introspection exposure', () => {
 
   it('the embedded default (no MAVI_API_KEY) serves GraphiQL and introspection', async () => {
     const mediaDir = await mkdtemp(join(tmpdir(), 'frames-gw-exposure-'));
-    const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', MAVI_BASE_URL: fake.url, MEDIA_CACHE_DIR: mediaDir, LOG_LEVEL: 'silent' });
+    const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', MAVI_BASE_URL: stack.fake.url, MEDIA_CACHE_DIR: mediaDir, LOG_LEVEL: 'silent' });
     // As main.ts does in embedded mode: the engine's key becomes the upstream key after loadConfig.
     const embedded = createGateway({ ...config, upstream: { ...config.upstream, apiKey: TEST_API_KEY } }, { logger: silentLogger });
     try {
@@ -199,7 +189,7 @@ describe('GraphiQL and introspection exposure', () => {
 describe('cookies', () => {
   it('no response sets a cookie, so CSRF has no ambient credential to ride on', async () => {
     const t = await start({ GRAPHIQL: 'true' });
-    const { collectionId } = fake.addCollection(1);
+    const { collectionId } = stack.fake.addCollection(1);
     const frames = await t.graphql('query($id: ID!) { frameCollection(id: $id) { zipUrl frames { url } } }', { id: collectionId });
     const { zipUrl, frames: [frame] } = frames.data!.frameCollection;
     const responses = await Promise.all([

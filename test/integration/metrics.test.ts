@@ -2,9 +2,9 @@
  * `/metrics` of a real gateway in front of the fake upstream: scraped before and after each step, and the counters
  * must have moved by exactly the expected amounts (every other `frames_*` sample stays put).
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
-import { startTestGateway, TEST_WEBHOOK_SECRET, type TestGateway } from '../helpers/gateway.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { useGatewayPerTest } from '../helpers/gateway-per-test.js';
 import { delta, scrapeMetrics } from '../helpers/metrics.js';
 
 const COLLECTION = /* GraphQL */ `
@@ -21,22 +21,16 @@ const WATCH = /* GraphQL */ `
   subscription Watch($id: ID!) { frameExtractionTask(id: $id) { id status } }
 `;
 
-let fake: FakeUpstream;
+const stack = useGatewayPerTest({ webhooks: true });
 let gw: TestGateway;
 
 beforeEach(async () => {
-  fake = await startFakeUpstream({ rps: 0 });
-  gw = await startTestGateway({ upstreamUrl: fake.url });
-  fake.setWebhookUrl(`${gw.url}/webhooks/mavi/${TEST_WEBHOOK_SECRET}`);
-});
-afterEach(async () => {
-  await gw.close();
-  await fake.close();
+  gw = await stack.start();
 });
 
 describe('GET /metrics', () => {
   it('moves the upstream and cache counters by exactly one uncached, then one cached query', async () => {
-    const { collectionId } = fake.addCollection(2);
+    const { collectionId } = stack.fake.addCollection(2);
     const before = await scrapeMetrics(gw.url);
     expect((await gw.graphql(COLLECTION, { id: collectionId })).errors).toBeUndefined();
     const uncached = await scrapeMetrics(gw.url);
@@ -49,7 +43,7 @@ describe('GET /metrics', () => {
     const res = await gw.graphql(COLLECTION, { id: collectionId });
     const cached = await scrapeMetrics(gw.url);
     expect(delta(uncached, cached)).toEqual({ 'frames_metadata_cache_requests_total{result="hit"}': 1 });
-    expect(fake.callsTo('GET', /\/metadata$/)).toHaveLength(1);
+    expect(stack.fake.callsTo('GET', /\/metadata$/)).toHaveLength(1);
 
     // Media: the first frame downloads its collection's zip (a miss), the second is split out of it (a hit).
     const [first, second] = res.data!.frameCollection.frames as { url: string }[];
@@ -69,7 +63,7 @@ describe('GET /metrics', () => {
   });
 
   it('counts a webhook applied, its redelivery duplicate, and subscriptions 1 → 0 over ws and SSE', async () => {
-    const assetId = fake.addAsset();
+    const assetId = stack.fake.addAsset();
     const before = await scrapeMetrics(gw.url);
     const extract = await gw.graphql(EXTRACT, { assetId });
     const taskId = extract.data!.extractFrames.task.id as string;
@@ -89,7 +83,7 @@ describe('GET /metrics', () => {
       'frames_subscriptions_active{transport="sse"}': 1,
     });
 
-    const done = await fake.completeTask(taskId, { frames: 2 });
+    const done = await stack.fake.completeTask(taskId, { frames: 2 });
     expect(done.status).toBe(200);
     for (const sub of [ws, sse]) {
       expect((await sub.events.next()).data!.frameExtractionTask.status).toBe('SUCCEEDED');
@@ -107,7 +101,7 @@ describe('GET /metrics', () => {
     expect(applied.value('frames_subscriptions_active', { transport: 'ws' })).toBe(0);
     expect(applied.value('frames_subscriptions_active', { transport: 'sse' })).toBe(0);
 
-    expect(await fake.sendCallback(done.body)).toBe(200);
+    expect(await stack.fake.sendCallback(done.body)).toBe(200);
     expect(delta(applied, await scrapeMetrics(gw.url))).toEqual({ 'frames_webhook_deliveries_total{outcome="duplicate"}': 1 });
   });
 
@@ -124,7 +118,7 @@ describe('GET /metrics', () => {
 
   it('counts refused webhook deliveries as rejected', async () => {
     const before = await scrapeMetrics(gw.url);
-    expect(await fake.sendCallback(null, { raw: '{"not": "a callback"' })).toBe(400);
+    expect(await stack.fake.sendCallback(null, { raw: '{"not": "a callback"' })).toBe(400);
     expect((await fetch(`${gw.url}/webhooks/mavi/not-the-secret-0123456789`, { method: 'POST', body: '{}' })).status).toBe(404);
     expect(delta(before, await scrapeMetrics(gw.url))).toEqual({ 'frames_webhook_deliveries_total{outcome="rejected"}': 2 });
   });
@@ -147,7 +141,7 @@ describe('METRICS_TOKEN', () => {
   const TOKEN = 'metrics-token-0123456789';
 
   it('answers 401 without the bearer token (or with a wrong one) and 200 with it', async () => {
-    await using secured = await startTestGateway({ upstreamUrl: fake.url, env: { METRICS_TOKEN: TOKEN } });
+    await using secured = await startTestGateway({ upstreamUrl: stack.fake.url, env: { METRICS_TOKEN: TOKEN } });
     const without = await fetch(`${secured.url}/metrics`);
     expect(without.status).toBe(401);
     expect(without.headers.get('www-authenticate')).toBe('Bearer realm="metrics"');

@@ -10,20 +10,18 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { print } from 'graphql';
 import { createClient } from 'graphql-ws';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { FollowFrameExtractionDocument, StartFrameExtractionDocument, VideoAssetStatusDocument } from '../__generated__/graphql.js';
 import { createEventQueue } from '../helpers/deferred.js';
-import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
-import { startTestGateway, TEST_WEBHOOK_SECRET, type GraphQLResponse, type TestGateway } from '../helpers/gateway.js';
+import { startTestGateway, type GraphQLResponse } from '../helpers/gateway.js';
+import { useGatewayPerTest } from '../helpers/gateway-per-test.js';
 
 const LIST = fileURLToPath(new URL('../__generated__/persisted-documents.json', import.meta.url));
 const hashOf = (document: unknown) => (document as { __meta__: { hash: string } }).__meta__.hash;
 const persisted = (document: unknown) => ({ persistedQuery: { version: 1, sha256Hash: hashOf(document) } });
 
-let fake: FakeUpstream;
-let gw: TestGateway | undefined;
 let dir: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'frames-gw-persisted-'));
@@ -31,20 +29,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-beforeEach(async () => {
-  fake = await startFakeUpstream({ rps: 0 });
-});
-afterEach(async () => {
-  await gw?.close();
-  gw = undefined;
-  await fake.close();
-});
-
-const start = async (env: Record<string, string>) => {
-  gw = await startTestGateway({ upstreamUrl: fake.url, env });
-  fake.setWebhookUrl(`${gw.url}/webhooks/mavi/${TEST_WEBHOOK_SECRET}`);
-  return gw;
-};
+const stack = useGatewayPerTest({ webhooks: true });
+const start = stack.start;
 const post = async (url: string, body: Record<string, unknown>) => {
   const res = await fetch(`${url}/graphql`, {
     method: 'POST',
@@ -77,7 +63,7 @@ describe('PERSISTED_OPERATIONS_ONLY=true', () => {
 
   it('runs a listed operation by its hash over HTTP (client preset `sha256:` form and the bare hex digest)', async () => {
     const t = await start(only);
-    const assetId = fake.addAsset({ filename: 'clip.mp4' });
+    const assetId = stack.fake.addAsset({ filename: 'clip.mp4' });
     const res = await post(t.url, { extensions: persisted(VideoAssetStatusDocument), variables: { id: assetId } });
     expect(res).toMatchObject({ status: 200, body: { data: { videoAsset: { id: assetId, filename: 'clip.mp4' } } } });
     const bare = hashOf(VideoAssetStatusDocument).replace(/^sha256:/, '');
@@ -87,7 +73,7 @@ describe('PERSISTED_OPERATIONS_ONLY=true', () => {
 
   it('refuses a document (even a listed one) and an unknown hash over HTTP and SSE, with no upstream call', async () => {
     const t = await start(only);
-    const assetId = fake.addAsset();
+    const assetId = stack.fake.addAsset();
     const asDocument = await post(t.url, { query: print(VideoAssetStatusDocument), variables: { id: assetId } });
     expect([asDocument.status, codeOf(asDocument), asDocument.body.data]).toEqual([400, ['PERSISTED_QUERY_ONLY'], undefined]);
     const unknown = await post(t.url, { extensions: { persistedQuery: { version: 1, sha256Hash: 'sha256:00' } }, variables: { id: assetId } });
@@ -97,7 +83,7 @@ describe('PERSISTED_OPERATIONS_ONLY=true', () => {
     const sse = t.subscribeSse('subscription { frameExtractionTask(id: "ffffffffffffffffffffffffffffffff") { id } }');
     expect((await sse.events.next()).errors?.map((e) => e.extensions?.code)).toEqual(['PERSISTED_QUERY_ONLY']);
     await sse.dispose();
-    expect(fake.calls).toEqual([]);
+    expect(stack.fake.calls).toEqual([]);
   });
 
   it('refuses a document over graphql-ws, and follows a listed subscription by hash to completion', async () => {
@@ -109,11 +95,11 @@ describe('PERSISTED_OPERATIONS_ONLY=true', () => {
     expect(await unknown.done).toEqual([expect.objectContaining({ extensions: { code: 'PERSISTED_QUERY_NOT_IN_LIST' } })]);
     await unknown.dispose();
 
-    const started = await post(t.url, { extensions: persisted(StartFrameExtractionDocument), variables: { assetId: fake.addAsset() } });
+    const started = await post(t.url, { extensions: persisted(StartFrameExtractionDocument), variables: { assetId: stack.fake.addAsset() } });
     const taskId = (started.body.data as { extractFrames: { task: { id: string } } }).extractFrames.task.id;
     const follow = subscribeWsPersisted(t.url, persisted(FollowFrameExtractionDocument), { id: taskId });
     expect((await follow.events.next()).data).toMatchObject({ frameExtractionTask: { id: taskId, status: 'PENDING' } });
-    await fake.completeTask(taskId, { frames: 2 });
+    await stack.fake.completeTask(taskId, { frames: 2 });
     expect((await follow.events.next()).data).toMatchObject({ frameExtractionTask: { id: taskId, status: 'SUCCEEDED', frameCount: 2 } });
     expect(await follow.done).toBe('complete');
     await follow.dispose();
@@ -123,7 +109,7 @@ describe('PERSISTED_OPERATIONS_ONLY=true', () => {
 describe('PERSISTED_OPERATIONS_FILE without _ONLY', () => {
   it('runs listed hashes and arbitrary documents alike, over HTTP and graphql-ws', async () => {
     const t = await start({ PERSISTED_OPERATIONS_FILE: LIST });
-    const assetId = fake.addAsset({ filename: 'a.mp4' });
+    const assetId = stack.fake.addAsset({ filename: 'a.mp4' });
     const byHash = await post(t.url, { extensions: persisted(VideoAssetStatusDocument), variables: { id: assetId } });
     expect(byHash.body).toMatchObject({ data: { videoAsset: { filename: 'a.mp4' } } });
     expect(await t.graphql('{ __typename }')).toEqual({ data: { __typename: 'Query' } });
@@ -151,7 +137,7 @@ describe('a bad persisted operations configuration', () => {
   ])('refuses to start when the file is %s, naming the variable', async (_name, content, detail) => {
     const file = join(dir, `${_name.replace(/\W+/g, '-')}.json`);
     if (content !== null) await writeFile(file, content);
-    const starting = startTestGateway({ upstreamUrl: fake.url, env: { PERSISTED_OPERATIONS_FILE: file } });
+    const starting = startTestGateway({ upstreamUrl: stack.fake.url, env: { PERSISTED_OPERATIONS_FILE: file } });
     await expect(starting).rejects.toBeInstanceOf(ConfigError);
     await expect(starting).rejects.toThrow(new RegExp(`PERSISTED_OPERATIONS_FILE: ${file}: ${detail.source}`));
   });
