@@ -6,11 +6,10 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createMemoryTaskStore, type TaskStore } from '../../../src/jobs/store.js';
 import { createTaskService, IdempotencyKeyInUseError, type TaskService } from '../../../src/jobs/tasks.js';
-import { silentLogger } from '../../../src/logger.js';
 import { createPubSub, type PubSub } from '../../../src/pubsub/index.js';
 import type { UpstreamClient } from '../../../src/upstream/client.js';
 import { createDeferred, type Deferred } from '../../helpers/deferred.js';
-import { pendingTask, readyAsset, T0 } from '../../fixtures/tasks.js';
+import { pendingTask, T0, taskServiceDefaults } from '../../fixtures/tasks.js';
 
 const ASSET = 're_666914042514116608';
 const OTHER = 're_666914042514116609';
@@ -62,12 +61,7 @@ function cluster(store: TaskStore = createMemoryTaskStore()): Cluster {
         store,
         pubsub,
         client,
-        logger: silentLogger,
-        lookupAsset: async (id) => readyAsset(id),
-        now: () => clock.now,
-        timeoutSeconds: 600,
-        reuseSeconds: 3600,
-        parkTtlSeconds: 900,
+        ...taskServiceDefaults(clock),
         claimTtlMs: TTL_MS,
         maxWaitMs: MAX_WAIT_MS,
       });

@@ -7,11 +7,10 @@ import { createMemoryOwnershipStore } from '../../../src/jobs/ownership-memory.j
 import type { OwnershipStore } from '../../../src/jobs/ownership.js';
 import { createMemoryTaskStore, type TaskStore } from '../../../src/jobs/store.js';
 import { createTaskService, IdempotencyKeyInUseError, type TaskService } from '../../../src/jobs/tasks.js';
-import { silentLogger } from '../../../src/logger.js';
 import { createPubSub, type PubSub } from '../../../src/pubsub/index.js';
 import type { UpstreamClient } from '../../../src/upstream/client.js';
 import { createDeferred, type Deferred } from '../../helpers/deferred.js';
-import { readyAsset, T0 } from '../../fixtures/tasks.js';
+import { T0, taskServiceDefaults } from '../../fixtures/tasks.js';
 
 const ASSET = 're_666914042514116608';
 const OTHER_ASSET = 're_666914042514116609';
@@ -53,12 +52,7 @@ function world() {
       ownership,
       pubsub,
       client,
-      logger: silentLogger,
-      lookupAsset: async (id) => readyAsset(id),
-      now: () => clock.now,
-      timeoutSeconds: 600,
-      reuseSeconds: 3600,
-      parkTtlSeconds: 900,
+      ...taskServiceDefaults(clock),
       claimTtlMs: 30_000,
       maxWaitMs: 60_000,
     });
