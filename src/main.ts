@@ -92,8 +92,10 @@ async function main() {
   }, config.shutdownTimeoutMs);
 
   const masked = `${publicUrl}${webhookPath(maskSecret(config.webhook.secret))}`;
+  const endpoint = `${publicUrl}/graphql`;
   logger.info('frames gateway ready', {
-    graphiql: `${publicUrl}/graphql`,
+    graphql: endpoint,
+    graphiql: config.exposure.graphiql,
     mode: engine ? 'embedded engine' : 'memories.ai',
     upstream: engine ? engine.url : config.upstream.baseUrl,
     webhook: masked,
@@ -101,7 +103,10 @@ async function main() {
   process.stdout.write(
     [
       '',
-      `  GraphiQL:   ${publicUrl}/graphql`,
+      // test/helpers/main-process.ts and bench/lib/gateway-process.ts read the endpoint from this line.
+      config.exposure.graphiql
+        ? `  GraphiQL:   ${endpoint}`
+        : `  GraphQL:    ${endpoint}  (GraphiQL off: GRAPHIQL=true to enable)`,
       engine ? `  Engine:     ${engine.url} (embedded; no MAVI_API_KEY set)` : `  Upstream:   ${config.upstream.baseUrl}`,
       engine
         ? '  Webhook:    wired to the embedded engine automatically'

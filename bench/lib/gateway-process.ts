@@ -80,7 +80,8 @@ export async function startGatewayProcess(
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout!.on('data', (chunk: Buffer) => {
       keep(chunk);
-      const match = /GraphiQL:\s+https?:\/\/[^\s/]+:(\d+)\//.exec(output);
+      // The banner's endpoint line: `GraphiQL:` when GraphiQL is on, `GraphQL:` when it is off.
+      const match = /Graph(?:iQL|QL):\s+https?:\/\/[^\s/]+:(\d+)\//.exec(output);
       if (match) resolve(Number(match[1]));
     });
     void exited.then((code) => reject(new Error(`gateway exited with ${code} before it was ready:\n${output}`)));

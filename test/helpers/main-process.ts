@@ -116,10 +116,13 @@ export async function killStartedMains(): Promise<void> {
   }
 }
 
-/** Waits for the banner and returns the printed GraphiQL URL. */
+/** The banner's endpoint line: `GraphiQL: <url>`, or `GraphQL: <url> (GraphiQL off: …)` when GraphiQL is off. */
+const ENDPOINT_LINE = /^\s*Graph(?:iQL|QL):\s+(\S+)/;
+
+/** Waits for the banner and returns the printed GraphQL endpoint (where GraphiQL is served when it is on). */
 export async function graphiqlUrl(main: MainProcess): Promise<string> {
-  const line = await main.stdout.waitFor((l) => l.includes('GraphiQL:'));
-  return /GraphiQL:\s+(\S+)/.exec(line)![1]!;
+  const line = await main.stdout.waitFor((l) => ENDPOINT_LINE.test(l));
+  return ENDPOINT_LINE.exec(line)![1]!;
 }
 
 /** A port that was free a moment ago (listen on 0, close). */
