@@ -5,22 +5,13 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { GatewayMemory } from './gc-agent.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const AGENT = new URL('./gc-agent.ts', import.meta.url).href;
 const OUTPUT_KEPT = 8192;
 
-export interface GatewayMemory {
-  rss: number;
-  heapUsed: number;
-  /** V8 heap committed, and C++ memory tied to JS objects (see gc-agent.ts). */
-  heapTotal: number;
-  external: number;
-  /** Bytes committed per V8 heap space. */
-  spaces: Record<string, number>;
-  /** False when the child was started without --expose-gc (figures then include garbage). */
-  gc: boolean;
-}
+export type { GatewayMemory };
 
 export interface GatewayProcess {
   pid: number;

@@ -6,8 +6,8 @@
  */
 import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 
-interface MemoryReply {
-  type: 'memory';
+/** What the agent answers to `{ type: 'memory' }` (the parent strips `type`). */
+export interface GatewayMemory {
   rss: number;
   heapUsed: number;
   /** V8 heap committed (used + free space V8 keeps), and memory of C++ objects tied to JS ones (Buffers among them). */
@@ -15,8 +15,10 @@ interface MemoryReply {
   external: number;
   /** Bytes committed per V8 heap space (`new_space`, `old_space`, ...): the young generation grows under load. */
   spaces: Record<string, number>;
+  /** False when the process was started without --expose-gc (figures then include garbage). */
   gc: boolean;
 }
+type MemoryReply = GatewayMemory & { type: 'memory' };
 
 const collect = (globalThis as { gc?: () => void }).gc;
 

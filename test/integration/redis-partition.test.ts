@@ -9,17 +9,25 @@ import { logged, ROLES, STATE, useRedisFaultLab, WATCH } from '../helpers/redis-
 const lab = useRedisFaultLab();
 const { startInstance, extract, startRelay, freezeRedis } = lab;
 
+/**
+ * Instance A behind a TCP relay to Redis, B direct and receiving the webhook, a PENDING task and a subscription on A
+ * opened before any gap. Re-reads are 10 minutes apart: only the reconnect can bring a result in time.
+ */
+async function partitionedPair() {
+  const relay = await startRelay();
+  const a = await startInstance({ recheckMs: 600_000, redisUrl: relay.url });
+  const b = await startInstance({ recheckMs: 600_000 });
+  lab.fake.setWebhookUrl(b.hook);
+  const { task } = await extract(a);
+  const id = task!.id;
+  const old = a.gw.subscribeWs(WATCH, { id });
+  expect((await old.events.next()).data!.frameExtractionTask).toMatchObject({ status: 'PENDING' });
+  return { relay, a, id, old };
+}
+
 describe('one instance partitioned from Redis while another keeps it', () => {
   it('wakes a subscription opened before the gap as soon as its connections are back, with the result applied meanwhile', async () => {
-    const relay = await startRelay();
-    // Re-reads 10 minutes apart: only the reconnect can bring the result in time.
-    const a = await startInstance({ recheckMs: 600_000, redisUrl: relay.url });
-    const b = await startInstance({ recheckMs: 600_000 });
-    lab.fake.setWebhookUrl(b.hook);
-    const { task } = await extract(a);
-    const id = task!.id;
-    const old = a.gw.subscribeWs(WATCH, { id });
-    expect((await old.events.next()).data!.frameExtractionTask).toMatchObject({ status: 'PENDING' });
+    const { relay, a, id, old } = await partitionedPair();
 
     const lost = ROLES.map((role) => a.logs.next(logged('redis connection lost', role)));
     relay.cut();
@@ -35,14 +43,7 @@ describe('one instance partitioned from Redis while another keeps it', () => {
   });
 
   it('wakes it on the pub/sub subscriber reconnecting alone (the registry connection never dropped)', async () => {
-    const relay = await startRelay();
-    const a = await startInstance({ recheckMs: 600_000, redisUrl: relay.url });
-    const b = await startInstance({ recheckMs: 600_000 });
-    lab.fake.setWebhookUrl(b.hook);
-    const { task } = await extract(a);
-    const id = task!.id;
-    const old = a.gw.subscribeWs(WATCH, { id });
-    expect((await old.events.next()).data!.frameExtractionTask).toMatchObject({ status: 'PENDING' });
+    const { relay, a, id, old } = await partitionedPair();
 
     const lost = a.logs.next(logged('redis connection lost', 'pubsub-subscribe'));
     relay.cut('frames-pubsub-subscribe');
