@@ -15,7 +15,7 @@ import type { UpstreamClient } from '../upstream/client.js';
 import { UpstreamError } from '../upstream/errors.js';
 import { RegistryUnavailableError } from './registry-guard.js';
 
-/** What a budget counts: `extractFrames` calls, or uploads (uploadVideo and importVideo alike). */
+/** What a budget counts: `extractFrames` calls, or uploads (uploadVideo, importVideo and createVideoUpload alike). */
 export type Budget = 'extractions' | 'uploads';
 
 const HOUR_SECONDS = 3600;
@@ -167,8 +167,8 @@ export async function billed<T>(quota: Quota, call: () => Promise<T>): Promise<T
 }
 
 /**
- * The client every billed call goes through: `extractFrames` draws on the extraction budget and `upload` on the
- * upload budget (uploadVideo and importVideo both end in it), charged only when the call is really made (reused
+ * The client every billed call goes through: `extractFrames` draws on the extraction budget, `upload` and
+ * `createSignedUpload` on the upload budget (uploadVideo and importVideo end in the first, createVideoUpload in the second), charged only when the call is really made (reused
  * tasks, dedupe joins and local refusals never reach it). Other calls pass through unmetered.
  */
 export function meterClient(client: UpstreamClient, quotas: Quotas): UpstreamClient {
@@ -176,5 +176,7 @@ export function meterClient(client: UpstreamClient, quotas: Quotas): UpstreamCli
     ...client,
     extractFrames: (assetId, options) => billed(quotas.extractions, () => client.extractFrames(assetId, options)),
     upload: (input, options) => billed(quotas.uploads, () => client.upload(input, options)),
+    // A direct upload's asset is made by this call (the bytes go to the signed URL without the gateway).
+    createSignedUpload: (filename, options) => billed(quotas.uploads, () => client.createSignedUpload(filename, options)),
   };
 }

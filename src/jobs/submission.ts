@@ -15,7 +15,8 @@ import type { OwnershipStore } from './ownership.js';
 import type { Registrar } from './registration.js';
 import { taskTenant, type TaskRecord, type TaskStatus, type TaskStore } from './store.js';
 
-const VIDEO_EXTENSIONS = new Set(['mp4', 'mov', 'avi', 'webm', 'mkv', 'flv', 'wmv', 'mpeg', 'mpg', 'm4v', '3gp', 'ts']);
+/** Extensions the gateway treats as video (extractFrames refuses others; createVideoUpload accepts only these). */
+export const VIDEO_EXTENSIONS: ReadonlySet<string> = new Set(['mp4', 'mov', 'avi', 'webm', 'mkv', 'flv', 'wmv', 'mpeg', 'mpg', 'm4v', '3gp', 'ts']);
 
 /** An extract request the gateway refuses locally, before any billed upstream call. */
 export class ExtractionRejectedError extends Error {

@@ -5,6 +5,7 @@ import './frame-extraction-task.js';
 import './frame-collection.js';
 import './frame.js';
 import './video-asset.js';
+import './video-upload.js';
 import './frame-extraction-task-connection.js';
 import './video-asset-connection.js';
 import './video-asset-deletion.js';

@@ -7,7 +7,7 @@
  *
  * Retries (exponential backoff with full jitter, each retry queued again through the scheduler):
  * - getMetadata, download, deleteAsset (idempotent): RATE_LIMITED, UPSTREAM_ERROR (5xx, network) and TIMEOUT.
- * - extractFrames, upload (billed / not idempotent): only RATE_LIMITED (429 / "0429": the request was refused).
+ * - extractFrames, upload, createSignedUpload (billed / not idempotent): only RATE_LIMITED (429 / "0429": the request was refused).
  * - all calls: the ambiguous HTTP 400 "Request has exceeded the limit." gets ONE retry, then fails as BAD_REQUEST.
  * - never: a local refusal (invalid id, scheduler queue full or disposed).
  */
@@ -24,9 +24,11 @@ import {
   FRAME_ID_PATTERN,
   parseExtractReply,
   parseMetadata,
+  parseSignedUploadReply,
   parseUploadReply,
   type AssetMetadata,
   type DownloadedFile,
+  type SignedUpload,
 } from './types.js';
 
 export { defaultContentType } from './download.js';
@@ -49,6 +51,11 @@ export interface UpstreamClient {
   extractFrames(assetId: string, options?: CallOptions): Promise<{ taskId: string }>;
   /** `POST /upload` multipart. */
   upload(input: UploadInput, options?: CallOptions): Promise<{ assetId: string }>;
+  /**
+   * `POST /upload/signed-url`: a new asset and the URL its bytes go to straight from the client (no key there).
+   * Creates an asset, so NOT retried on ambiguous failures, like `upload`.
+   */
+  createSignedUpload(filename: string, options?: CallOptions): Promise<SignedUpload>;
   /** `GET /{id}/download`: a JSON error on this URL throws, never returns as a file. */
   download(id: string, options?: CallOptions): Promise<DownloadedFile>;
   /** `DELETE /{id}`. */
@@ -234,6 +241,25 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
         ),
       );
       return parseUploadReply(data);
+    },
+
+    async createSignedUpload(filename, callOptions = {}) {
+      if (typeof filename !== 'string' || filename.trim() === '') {
+        throw new UpstreamError('BAD_REQUEST', 'createSignedUpload: filename is required');
+      }
+      const operation = `createSignedUpload(${JSON.stringify(truncate(filename, MAX_ID_IN_MESSAGE))})`;
+      const data = await run('refused-only', callOptions, attempts, () =>
+        jsonCall({
+          operation,
+          endpoint: 'signed_url',
+          method: 'POST',
+          path: '/upload/signed-url',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ original_filename: filename }),
+          ...signalOf(callOptions),
+        }),
+      );
+      return parseSignedUploadReply(data);
     },
 
     async download(id, callOptions = {}) {

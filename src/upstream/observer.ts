@@ -7,7 +7,7 @@ import { isAmbiguousRateLimit } from './envelope.js';
 import { UpstreamError } from './errors.js';
 import type { Scheduler } from './rate-limit.js';
 
-/** The upstream endpoints, one label value each (`signed_url`: `POST /upload/signed-url`, not called yet). */
+/** The upstream endpoints, one label value each (`signed_url`: `POST /upload/signed-url`, createVideoUpload). */
 export const UPSTREAM_ENDPOINTS = ['extract', 'metadata', 'download', 'upload', 'delete', 'signed_url'] as const;
 export type UpstreamEndpoint = (typeof UPSTREAM_ENDPOINTS)[number];
 

@@ -104,6 +104,39 @@ export function parseUploadReply(data: unknown): { assetId: string } {
   return { assetId };
 }
 
+/** `data` of `POST /upload/signed-url`, normalised. */
+export interface SignedUpload {
+  assetId: string;
+  /** Where the file goes: a multipart POST, part `file`, no API key. */
+  signedUrl: string;
+  /** Seconds the URL stays valid (the upstream documents 93600, i.e. 26 h). */
+  expiresInSeconds: number;
+}
+
+/**
+ * `data` of `POST /upload/signed-url`: `{ asset_id, signed_url, expires_in }` (`expires_in` may be a number or a
+ * decimal string, like every upstream number).
+ *
+ * @throws UpstreamError('UPSTREAM_ERROR') when the id is not `re_`, the URL is not absolute http(s), or expires_in is
+ * not a positive number.
+ */
+export function parseSignedUploadReply(data: unknown): SignedUpload {
+  if (!isObject(data)) throw malformed('signed-url reply has no data object');
+  const assetId = toText(data.asset_id);
+  if (assetId === null || !ASSET_ID_PATTERN.test(assetId)) throw malformed('signed-url reply has no valid re_ asset_id');
+  const signedUrl = typeof data.signed_url === 'string' ? data.signed_url : '';
+  let protocol = '';
+  try {
+    protocol = new URL(signedUrl).protocol;
+  } catch {
+    // not a URL: refused below
+  }
+  if (protocol !== 'https:' && protocol !== 'http:') throw malformed('signed-url reply has no http(s) signed_url');
+  const expires = typeof data.expires_in === 'string' && DECIMAL.test(data.expires_in) ? Number(data.expires_in) : data.expires_in;
+  if (typeof expires !== 'number' || !Number.isFinite(expires) || expires <= 0) throw malformed('signed-url reply has no positive expires_in');
+  return { assetId, signedUrl, expiresInSeconds: expires };
+}
+
 /**
  * The extract-frames webhook body. `ok: false` only when it is not an object or has no non-empty string `task_id`
  * (a malformed webhook: answer 400). Anything else parses, with `succeeded: false` when the code is not a success

@@ -14,6 +14,7 @@ import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-
  * Learn more about it here: https://the-guild.dev/graphql/codegen/plugins/presets/preset-client#reducing-bundle-size
  */
 type Documents = {
+    "mutation CreateVideoUpload($filename: String!, $contentType: String) {\n  createVideoUpload(filename: $filename, contentType: $contentType) {\n    __typename\n    ... on VideoUploadTicket {\n      asset {\n        id\n        filename\n        uploadStatus\n      }\n      uploadUrl\n      method\n      fieldName\n      expiresAt\n    }\n    ... on QuotaExceededError {\n      retryAfterSeconds\n    }\n    ... on Error {\n      message\n      code\n    }\n  }\n}": typeof types.CreateVideoUploadDocument,
     "subscription FollowFrameExtraction($id: ID!) {\n  frameExtractionTask(id: $id) {\n    id\n    status\n    frameCount\n    collectionId\n    error\n  }\n}": typeof types.FollowFrameExtractionDocument,
     "query FrameCollectionFrames($id: ID!) {\n  frameCollection(id: $id) {\n    id\n    frameCount\n    frames {\n      id\n      index\n      url\n      contentType\n    }\n    zipUrl\n  }\n}": typeof types.FrameCollectionFramesDocument,
     "mutation ImportVideo($url: String!) {\n  importVideo(url: $url) {\n    __typename\n    ... on ImportVideoSuccess {\n      asset {\n        id\n        filename\n        fileSize\n        uploadStatus\n      }\n    }\n    ... on ImportFailedError {\n      url\n    }\n    ... on Error {\n      message\n      code\n    }\n  }\n}": typeof types.ImportVideoDocument,
@@ -23,6 +24,7 @@ type Documents = {
     "query VideoAssetStatus($id: ID!) {\n  videoAsset(id: $id) {\n    id\n    filename\n    extension\n    fileSize\n    uploadStatus\n    url\n  }\n}": typeof types.VideoAssetStatusDocument,
 };
 const documents: Documents = {
+    "mutation CreateVideoUpload($filename: String!, $contentType: String) {\n  createVideoUpload(filename: $filename, contentType: $contentType) {\n    __typename\n    ... on VideoUploadTicket {\n      asset {\n        id\n        filename\n        uploadStatus\n      }\n      uploadUrl\n      method\n      fieldName\n      expiresAt\n    }\n    ... on QuotaExceededError {\n      retryAfterSeconds\n    }\n    ... on Error {\n      message\n      code\n    }\n  }\n}": types.CreateVideoUploadDocument,
     "subscription FollowFrameExtraction($id: ID!) {\n  frameExtractionTask(id: $id) {\n    id\n    status\n    frameCount\n    collectionId\n    error\n  }\n}": types.FollowFrameExtractionDocument,
     "query FrameCollectionFrames($id: ID!) {\n  frameCollection(id: $id) {\n    id\n    frameCount\n    frames {\n      id\n      index\n      url\n      contentType\n    }\n    zipUrl\n  }\n}": types.FrameCollectionFramesDocument,
     "mutation ImportVideo($url: String!) {\n  importVideo(url: $url) {\n    __typename\n    ... on ImportVideoSuccess {\n      asset {\n        id\n        filename\n        fileSize\n        uploadStatus\n      }\n    }\n    ... on ImportFailedError {\n      url\n    }\n    ... on Error {\n      message\n      code\n    }\n  }\n}": types.ImportVideoDocument,
@@ -46,6 +48,10 @@ const documents: Documents = {
  */
 export function graphql(source: string): unknown;
 
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation CreateVideoUpload($filename: String!, $contentType: String) {\n  createVideoUpload(filename: $filename, contentType: $contentType) {\n    __typename\n    ... on VideoUploadTicket {\n      asset {\n        id\n        filename\n        uploadStatus\n      }\n      uploadUrl\n      method\n      fieldName\n      expiresAt\n    }\n    ... on QuotaExceededError {\n      retryAfterSeconds\n    }\n    ... on Error {\n      message\n      code\n    }\n  }\n}"): (typeof documents)["mutation CreateVideoUpload($filename: String!, $contentType: String) {\n  createVideoUpload(filename: $filename, contentType: $contentType) {\n    __typename\n    ... on VideoUploadTicket {\n      asset {\n        id\n        filename\n        uploadStatus\n      }\n      uploadUrl\n      method\n      fieldName\n      expiresAt\n    }\n    ... on QuotaExceededError {\n      retryAfterSeconds\n    }\n    ... on Error {\n      message\n      code\n    }\n  }\n}"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

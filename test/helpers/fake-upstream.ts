@@ -3,8 +3,11 @@
  * included: raw-key auth, HTTP status == body code, "not found" is 400, 1 QPS per account across all endpoints,
  * callbacks use `message` + top-level `task_id`, metadata numbers are strings, `im_` listing order is not by
  * index, `im_` zips are sent chunked without Content-Length, download errors are JSON on the binary URL.
+ * `POST /upload/signed-url` hands out a signed URL on a separate "storage" path of this server (`/_storage/…`, as the
+ * real one points at storage.googleapis.com): a multipart POST with part `file`, no API key, valid 26 h, one file
+ * per URL, and counted against the account's 1 QPS like every call (upstream-api.md §6b, §11).
  */
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -41,10 +44,15 @@ export interface FakeUpstreamOptions {
   uploadWaitingReads?: number;
 }
 
+/** `expires_in` of `POST /upload/signed-url`, as documented (26 h). */
+export const SIGNED_URL_EXPIRES_IN_SECONDS = 93_600;
+/** Path prefix of the fake's signed upload targets (the real API points at a storage host instead). */
+export const FAKE_STORAGE_PREFIX = '/_storage/upload/';
+
 export interface RecordedCall {
   method: string;
   path: string;
-  /** The asset the call was about (path id, extract `asset_id`, or the id an upload created). */
+  /** The asset the call was about (path id, extract `asset_id`, the id an upload or signed-url call created). */
   id?: string;
   /** HTTP status of the reply; 0 while the reply is still pending. */
   status: number;
@@ -98,6 +106,8 @@ export interface FakeUpstream {
 
 interface StoredAsset {
   id: string;
+  /** A signed-url asset whose file has not arrived: WAITING, no bytes, until its signed upload succeeds. */
+  awaitingUpload?: { expiresAt: number };
   extension: string;
   filename: string;
   fileSize: number;
@@ -142,6 +152,8 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
   let failures: { status: number; body: unknown }[] = [];
   const stalls = new Map<string, { afterBytes: number | null; written: Deferred<void>; closed: Deferred<void> }>();
   const admitted: number[] = [];
+  // Signs the storage URLs; a fresh key per fake, as the storage's own key is nothing the account ever sees.
+  const storageKey = randomBytes(32);
   const assets = new Map<string, StoredAsset>();
   const collections = new Map<string, StoredFrame[]>();
   const frames = new Map<string, StoredFrame>();
@@ -212,6 +224,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
 
   const download = (id: string): Reply => {
     const asset = assets.get(id);
+    if (asset?.awaitingUpload) return notFound;
     if (asset) {
       const contentType = VIDEO_TYPES[asset.extension.toLowerCase()] ?? 'application/octet-stream';
       return { status: 200, file: asset.bytes, contentType, filename: asset.filename };
@@ -266,11 +279,59 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
     return ok({ asset_id: id });
   };
 
+  const storageSignature = (assetId: string, expires: number): string =>
+    createHmac('sha256', storageKey).update(`${assetId}\n${expires}`).digest('base64url');
+
+  const signedUrl = (call: RecordedCall, body: Buffer): Reply => {
+    const name = parseJson(body)?.original_filename;
+    // Documented as required, "with extension".
+    if (typeof name !== 'string' || name.trim() === '') return { status: 400, json: errorEnvelope(400, 'original_filename is required') };
+    const dot = name.lastIndexOf('.');
+    if (dot <= 0 || dot === name.length - 1) return { status: 400, json: errorEnvelope(400, 'original_filename must have an extension') };
+    const id = addAsset({ extension: name.slice(dot + 1).toLowerCase(), filename: name, fileSize: 0, uploadStatus: 'WAITING', bytes: new Uint8Array(0) });
+    const expires = now() + SIGNED_URL_EXPIRES_IN_SECONDS * 1000;
+    assets.get(id)!.awaitingUpload = { expiresAt: expires };
+    call.id = id;
+    const url = `${fake.url}${FAKE_STORAGE_PREFIX}${id}?expires=${expires}&signature=${storageSignature(id, expires)}`;
+    return ok({ asset_id: id, signed_url: url, expires_in: SIGNED_URL_EXPIRES_IN_SECONDS });
+  };
+
+  /** `POST <signed_url>`: no key; the signature, expiry and single use are checked, then the account's rate limit. */
+  const signedUpload = async (req: IncomingMessage, call: RecordedCall, body: Buffer): Promise<Reply> => {
+    const target = new URL(req.url ?? '/', 'http://fake');
+    const assetId = call.path.slice(FAKE_STORAGE_PREFIX.length);
+    const expires = Number(target.searchParams.get('expires'));
+    const given = Buffer.from(target.searchParams.get('signature') ?? '');
+    const expected = Buffer.from(storageSignature(assetId, expires));
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      return { status: 403, json: errorEnvelope(403, 'Invalid signature') };
+    }
+    if (now() >= expires) return { status: 403, json: errorEnvelope(403, 'Signed URL has expired') };
+    call.id = assetId;
+    const asset = assets.get(assetId);
+    if (!asset) return notFound;
+    if (!asset.awaitingUpload) return { status: 409, json: errorEnvelope(409, 'A file was already uploaded to this signed URL') };
+    if (!admit()) return { status: 429, json: TOO_MANY_REQUESTS_BODY };
+    const file = await parseUploadFile(body, req.headers['content-type']);
+    if (!file) return { status: 400, json: errorEnvelope(400, 'Expected multipart/form-data with a "file" part') };
+    if (file.bytes.length === 0) return { status: 400, json: errorEnvelope(400, 'File is empty') };
+    delete asset.awaitingUpload;
+    asset.bytes = file.bytes;
+    asset.fileSize = file.bytes.length;
+    asset.waitingReads = options.uploadWaitingReads ?? 0;
+    asset.status = asset.waitingReads > 0 ? 'WAITING' : 'SUCCESS';
+    asset.modifyTime = now();
+    return ok({ asset_id: assetId });
+  };
+
   const route = async (req: IncomingMessage, call: RecordedCall, body: Buffer): Promise<Reply> => {
     const injected = failures.shift();
     if (injected) {
       const { status, body: reply } = injected;
       return typeof reply === 'string' ? { status, text: reply } : { status, json: reply };
+    }
+    if (call.path.startsWith(FAKE_STORAGE_PREFIX)) {
+      return call.method === 'POST' ? signedUpload(req, call, body) : { status: 405, json: errorEnvelope(405, 'Method Not Allowed') };
     }
     if (call.authorization !== apiKey) return { status: 401, json: UNAUTHORIZED_BODY };
     if (!admit()) return { status: 429, json: TOO_MANY_REQUESTS_BODY };
@@ -290,6 +351,9 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
       call.id = first;
       return remove(first);
     }
+    if (first === 'upload' && second === 'signed-url') {
+      return method === 'POST' ? signedUrl(call, body) : { status: 405, json: errorEnvelope(405, 'Method Not Allowed') };
+    }
     if (first === 'video' && second === 'extract-frames') {
       return method === 'POST' ? extract(call, body) : { status: 405, json: errorEnvelope(405, 'Method Not Allowed') };
     }
@@ -308,6 +372,20 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
       at: now(),
     };
     fake.calls.push(call);
+    if (call.path.startsWith(FAKE_STORAGE_PREFIX)) {
+      // Browsers upload straight to storage from another origin: CORS without credentials, preflight included.
+      res.setHeader('Access-Control-Allow-Origin', '*');
+      if (call.method === 'OPTIONS') {
+        call.status = 204;
+        res.writeHead(204, {
+          'Access-Control-Allow-Methods': 'POST, OPTIONS',
+          'Access-Control-Allow-Headers': req.headers['access-control-request-headers'] ?? 'content-type',
+          'Access-Control-Max-Age': '600',
+        });
+        res.end();
+        return;
+      }
+    }
     const body = await readBody(req);
     let reply: Reply;
     try {

@@ -33,6 +33,7 @@ function fakeClient(answer: (id: string, call: number) => AssetMetadata | Promis
     },
     extractFrames: unexpected('extractFrames'),
     upload: unexpected('upload'),
+    createSignedUpload: unexpected('createSignedUpload'),
     download: unexpected('download'),
     deleteAsset: unexpected('deleteAsset'),
   };

@@ -30,6 +30,7 @@ function setup(hold: Set<string> = new Set()) {
     },
     extractFrames: unexpected,
     upload: unexpected,
+    createSignedUpload: unexpected,
     download: unexpected,
     deleteAsset: unexpected,
   };

@@ -107,6 +107,7 @@ export function createFakeUpstream(): FakeUpstream {
     },
     extractFrames: unsupported,
     upload: unsupported,
+    createSignedUpload: unsupported,
     deleteAsset: unsupported,
     async download(id): Promise<DownloadedFile> {
       fake.downloads.push(id);
