@@ -67,6 +67,7 @@ const EnvSchema = z.object({
   TENANT_UPLOADS_PER_HOUR: int(60, 0),
   GRAPHIQL: z.enum(['true', 'false', '1', '0']).optional(),
   INTROSPECTION: z.enum(['true', 'false', '1', '0']).optional(),
+  DEMO_PAGE: z.enum(['true', 'false', '1', '0']).optional(),
   PERSISTED_OPERATIONS_FILE: optionalString,
   PERSISTED_OPERATIONS_ONLY: z.enum(['true', 'false', '1', '0']).default('false'),
   GRAPHQL_MAX_DEPTH: int(10, 1),
@@ -163,8 +164,8 @@ export interface Config {
   };
   /** Fair share of the account per tenant. 0 per hour = no billed work allowed. */
   tenants: { maxQueued: number; extractionsPerHour: number; uploadsPerHour: number };
-  /** GraphiQL and introspection: on by default only in the embedded default (no MAVI_API_KEY). */
-  exposure: { graphiql: boolean; introspection: boolean };
+  /** GraphiQL, introspection and the demo app at `/`: on by default only in the embedded default (no MAVI_API_KEY). */
+  exposure: { graphiql: boolean; introspection: boolean; demoPage: boolean };
   /** Persisted operations (the JSON map GraphQL Code Generator's client preset writes); `only` refuses other documents. */
   persistedOperations: { file: string | undefined; only: boolean };
   /**
@@ -278,6 +279,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     exposure: Object.freeze({
       graphiql: e.GRAPHIQL === undefined ? !e.MAVI_API_KEY : isTrue(e.GRAPHIQL),
       introspection: e.INTROSPECTION === undefined ? !e.MAVI_API_KEY : isTrue(e.INTROSPECTION),
+      demoPage: e.DEMO_PAGE === undefined ? !e.MAVI_API_KEY : isTrue(e.DEMO_PAGE),
     }),
     persistedOperations: Object.freeze({ file: e.PERSISTED_OPERATIONS_FILE, only: isTrue(e.PERSISTED_OPERATIONS_ONLY) }),
     limits: Object.freeze({

@@ -9,6 +9,7 @@ import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
 import { createGatewayAuth } from './auth/gateway-auth.js';
 import { webhookPath, type Config } from './config.js';
 import { createContextFactory, type Context } from './context.js';
+import { createDemoPage, loadExampleTabs, type ExampleTab } from './http/demo-page.js';
 import { trackConnections, useEndEventStreamsOn } from './http/drain.js';
 import { attachGraphQLWs } from './http/graphql-ws.js';
 import { createMetricsRoute, METRICS_PATH, useGraphQLMetrics, useSubscriptionMetrics } from './http/metrics-route.js';
@@ -58,11 +59,13 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
   const auth = createGatewayAuth(config.auth);
   // Aborted when the drain begins: ends every SSE stream (see useEndEventStreamsOn).
   const drainSignal = new AbortController();
+  let exampleTabs: Promise<ExampleTab[]> | undefined;
 
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
     context: (initial) => createContext(auth.callerOf(initial)),
-    graphiql: config.exposure.graphiql && { subscriptionsProtocol: 'WS', title: 'frames gateway' },
+    // Opens with the demo's example operations (web/operations/) as tabs, read on the first page load.
+    graphiql: config.exposure.graphiql && (async () => ({ subscriptionsProtocol: 'WS', title: 'frames gateway', defaultTabs: await (exampleTabs ??= loadExampleTabs()) })),
     // GraphiQL bundled into the page: no third-party CDN script, and it works offline. The bundle is ~9 MB of JS
     // (~45 MB RSS once parsed), so it is imported on the first page request, not at start-up.
     renderGraphiQL: async (options) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options),
@@ -109,6 +112,16 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
     metrics: runtime.metrics.webhooks,
   });
   const metricsRoute = createMetricsRoute({ metrics: runtime.metrics, token: config.metricsToken });
+  const demoPage = config.exposure.demoPage
+    ? createDemoPage({
+        auth: config.auth.enabled,
+        graphiql: config.exposure.graphiql,
+        mediaOrigin: () => new URL(runtime.publicUrl).origin,
+        // Browsers upload straight to the upstream's signed URLs: the embedded engine, or memories.ai's storage.
+        uploadOrigins: [new URL(config.upstream.baseUrl).origin, 'https://storage.googleapis.com'],
+        logger,
+      })
+    : undefined;
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const pathname = (req.url ?? '/').split('?')[0] ?? '/';
@@ -127,6 +140,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
         subscriptions: pubsub.listenerCount(),
       });
     }
+    if (demoPage?.handles(pathname)) return demoPage.handle(req, res, pathname);
     if (pathname === '/') {
       res.writeHead(302, { location: yoga.graphqlEndpoint });
       res.end();

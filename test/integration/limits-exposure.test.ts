@@ -137,12 +137,13 @@ describe('GraphiQL and introspection exposure', () => {
   };
 
   it('are on by default only in the embedded default (no MAVI_API_KEY); GRAPHIQL / INTROSPECTION override', () => {
-    expect(loadConfig({}).exposure).toEqual({ graphiql: true, introspection: true });
+    expect(loadConfig({}).exposure).toEqual({ graphiql: true, introspection: true, demoPage: true });
     const remote = { HOST: '127.0.0.1', MAVI_API_KEY: 'k', MAVI_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET };
-    expect(loadConfig(remote).exposure).toEqual({ graphiql: false, introspection: false });
-    expect(loadConfig({ ...remote, GRAPHIQL: 'true' }).exposure).toEqual({ graphiql: true, introspection: false });
-    expect(loadConfig({ ...remote, INTROSPECTION: 'true' }).exposure).toEqual({ graphiql: false, introspection: true });
-    expect(loadConfig({ GRAPHIQL: 'false', INTROSPECTION: '0' }).exposure).toEqual({ graphiql: false, introspection: false });
+    expect(loadConfig(remote).exposure).toEqual({ graphiql: false, introspection: false, demoPage: false });
+    expect(loadConfig({ ...remote, GRAPHIQL: 'true' }).exposure).toEqual({ graphiql: true, introspection: false, demoPage: false });
+    expect(loadConfig({ ...remote, INTROSPECTION: 'true' }).exposure).toEqual({ graphiql: false, introspection: true, demoPage: false });
+    expect(loadConfig({ ...remote, DEMO_PAGE: 'true' }).exposure).toEqual({ graphiql: false, introspection: false, demoPage: true });
+    expect(loadConfig({ GRAPHIQL: 'false', INTROSPECTION: '0', DEMO_PAGE: 'false' }).exposure).toEqual({ graphiql: false, introspection: false, demoPage: false });
   });
 
   it('with MAVI_API_KEY: no GraphiQL page, introspection refused over HTTP, graphql-ws and SSE, _service { sdl } still served', async () => {

@@ -1,0 +1,275 @@
+/**
+ * The demo app at `/` in a real browser (Debian's Chromium through playwright-core, flags as in browser.test.ts)
+ * on the embedded engine (real ffmpeg): a generated video goes straight to the signed upload URL, is extracted while
+ * the page follows the task over graphql-ws, and the grid shows every frame as a decoded rendition of the requested
+ * width, with the sprite and the zip. Also: GraphiQL's example tabs, the token prompt with auth on, human messages
+ * for error codes, no request beyond the gateway (and the upload URL), and how the bundle is served.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { SignJWT } from 'jose';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { createEngine, type Engine } from '../../src/engine/index.js';
+import { ErrorCode } from '../../src/schema/error-codes.js';
+import { ERROR_MESSAGES } from '../../web/src/errors.js';
+import { startTestGateway, TEST_API_KEY, TEST_WEBHOOK_SECRET, type TestGateway } from '../helpers/gateway.js';
+import { generateVideo } from '../helpers/video.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const JWT_SECRET = 'demo-test-jwt-secret-0123456789abcdef';
+/** Wider than the grid's 160 px rendition, so a tile that decodes at 160 px proves the rendition was served. */
+const VIDEO = { width: 480, height: 270, seconds: 4 };
+
+let browser: Browser;
+let videoDir: string;
+let video: string;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: install Debian's chromium (see .ci/run) or set CHROMIUM_PATH`);
+  videoDir = await mkdtemp(path.join(tmpdir(), 'demo-video-'));
+  [browser, video] = await Promise.all([
+    chromium.launch({ executablePath: CHROMIUM, args: FLAGS }),
+    generateVideo({ dir: videoDir, ...VIDEO, name: 'clip.mp4' }),
+  ]);
+});
+afterAll(async () => {
+  await browser?.close();
+  if (videoDir) await rm(videoDir, { recursive: true, force: true });
+});
+
+let disposers: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const dispose of disposers.reverse()) await dispose();
+  disposers = [];
+});
+
+interface Setup {
+  gw: TestGateway;
+  engine: Engine;
+  /** The page's origin: PUBLIC_URL's (signed media URLs use it), so every gateway request is same-origin. */
+  origin: string;
+}
+
+/** The embedded engine behind a real gateway with the demo page on; callbacks go straight to the gateway. */
+async function setup(env: Record<string, string> = {}): Promise<Setup> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'demo-engine-'));
+  disposers.push(() => rm(dataDir, { recursive: true, force: true }));
+  const engine = await createEngine({ apiKey: TEST_API_KEY, port: 0, dataDir, frameIntervalSeconds: 1, logger: { info() {}, warn() {}, error() {} } });
+  disposers.push(engine.stop);
+  const gw = await startTestGateway({ upstreamUrl: engine.url, env: { DEMO_PAGE: 'true', GRAPHIQL: 'true', ...env } });
+  disposers.push(gw.close);
+  engine.setWebhookUrl(`${gw.url}/webhooks/mavi/${TEST_WEBHOOK_SECRET}`);
+  return { gw, engine, origin: gw.url.replace('127.0.0.1', 'localhost') };
+}
+
+interface Recorded {
+  page: Page;
+  /** Every request that did not go to the page's origin (method + URL). */
+  elsewhere: string[];
+  /** Console errors, CSP violations included. */
+  consoleErrors: string[];
+}
+
+async function openDemo({ origin }: Setup): Promise<Recorded> {
+  const page = await browser.newPage();
+  disposers.push(() => page.close());
+  const elsewhere: string[] = [];
+  const consoleErrors: string[] = [];
+  page.on('request', (r) => {
+    if (!r.url().startsWith(`${origin}/`) && !r.url().startsWith('blob:') && !r.url().startsWith('data:')) elsewhere.push(`${r.method()} ${r.url()}`);
+  });
+  page.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push(m.text());
+  });
+  await page.goto(`${origin}/`);
+  await page.waitForSelector('body[data-ready="true"]');
+  return { page, elsewhere, consoleErrors };
+}
+
+/** Waits for the frames panel, or fails with the message the page shows. */
+async function waitForFrames(page: Page) {
+  await page.waitForFunction(() => !document.getElementById('result-panel')!.hidden || !document.getElementById('error')!.hidden, undefined, {
+    timeout: 25_000,
+  });
+  const error = await page.locator('#error').evaluate((e: HTMLElement) => (e.hidden ? null : e.textContent));
+  expect(error).toBeNull();
+}
+
+/** naturalWidth/Height of every grid image once decoded (each scrolled into view first: they are lazy). */
+const gridImages = (page: Page) =>
+  page.$$eval('#grid img', async (imgs) => {
+    const sizes: Array<{ width: number; height: number; alt: string; current: string }> = [];
+    for (const img of imgs as HTMLImageElement[]) {
+      img.scrollIntoView();
+      await img.decode();
+      sizes.push({ width: img.naturalWidth, height: img.naturalHeight, alt: img.alt, current: img.currentSrc });
+    }
+    return sizes;
+  });
+
+const hs256 = (claims: Record<string, unknown>) =>
+  new SignJWT(claims)
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuedAt()
+    .setExpirationTime('10m')
+    .sign(new TextEncoder().encode(JWT_SECRET));
+
+describe('demo app on the embedded engine', () => {
+  it('uploads a video straight to the signed URL, follows the extraction live and shows every frame as a decoded 160 px rendition, the sprite and the zip', async () => {
+    const s = await setup();
+    const { page, elsewhere, consoleErrors } = await openDemo(s);
+    await page.setInputFiles('#file-input', video);
+    await waitForFrames(page);
+    expect(await page.locator('#status').getAttribute('data-task-status')).toBe('SUCCEEDED');
+
+    const collectionId = (await page.locator('#grid').getAttribute('data-collection-id'))!;
+    const truth = await s.gw.graphql<{ frameCollection: { frameCount: number } }>('query ($id: ID!) { frameCollection(id: $id) { frameCount } }', {
+      id: collectionId,
+    });
+    const frameCount = truth.data!.frameCollection.frameCount;
+    expect(frameCount).toBe(VIDEO.seconds);
+    const images = await gridImages(page);
+    expect(images).toHaveLength(frameCount);
+    for (const [i, img] of images.entries()) {
+      expect(img).toMatchObject({ width: 160, height: Math.round((160 * VIDEO.height) / VIDEO.width), alt: `Frame ${i + 1} of ${frameCount}` });
+      expect(img.current.startsWith(`${s.origin}/media/`)).toBe(true);
+    }
+
+    // The sprite loads and the scrubber moves across its tiles.
+    const sprite = await page.locator('#sprite').evaluate(async (img: HTMLImageElement) => {
+      await img.decode();
+      return { width: img.naturalWidth, height: img.naturalHeight };
+    });
+    expect(sprite.width).toBeGreaterThanOrEqual(160);
+    expect(sprite.height).toBeGreaterThan(0);
+    await page.locator('#scrub-input').fill(String(frameCount - 1));
+    expect(await page.locator('#scrub-output').textContent()).toBe(`Frame ${frameCount} of ${frameCount}`);
+
+    // A frame opens full size (the original, wider than the rendition); Escape closes it.
+    await page.locator('#grid button').nth(1).click();
+    const full = await page.locator('#viewer-image').evaluate(async (img: HTMLImageElement) => {
+      await img.decode();
+      return img.naturalWidth;
+    });
+    expect(full).toBe(VIDEO.width);
+    await page.keyboard.press('Escape');
+    expect(await page.locator('#viewer').evaluate((d: HTMLDialogElement) => d.open)).toBe(false);
+
+    // The zip link is a signed media URL serving a zip.
+    const zipUrl = (await page.locator('#zip-link').getAttribute('href'))!;
+    const zip = await fetch(zipUrl);
+    expect([zip.status, zip.headers.get('content-type')]).toEqual([200, 'application/zip']);
+    expect((await zip.arrayBuffer()).byteLength).toBeGreaterThan(0);
+
+    // Nothing left the gateway's origin but the file itself, POSTed to the engine's signed upload URL.
+    expect(elsewhere).toEqual([expect.stringMatching(new RegExp(`^POST ${s.engine.url}/`))]);
+    expect(consoleErrors).toEqual([]);
+  });
+
+  it('imports a URL the gateway cannot fetch and shows the human message of IMPORT_FAILED', async () => {
+    const s = await setup();
+    const { page, elsewhere } = await openDemo(s);
+    await page.fill('#url-input', 'http://127.0.0.1:9/clip.mp4');
+    await page.click('#import-form button');
+    await page.waitForSelector('#error:not([hidden])');
+    expect(await page.locator('#error').getAttribute('data-code')).toBe('IMPORT_FAILED');
+    expect(await page.locator('#error-message').textContent()).toBe(ERROR_MESSAGES.IMPORT_FAILED);
+    expect(elsewhere).toEqual([]);
+  });
+
+  it('with auth on, asks for a token, refuses a bad one with its human message, and works with a good one (kept in sessionStorage only)', async () => {
+    const s = await setup({ AUTH_JWT_SECRET: JWT_SECRET });
+    const { page } = await openDemo(s);
+    expect(await page.locator('#token-panel').isVisible()).toBe(true);
+
+    await page.fill('#token-input', 'not-a-jwt');
+    await page.click('#token-form button');
+    await page.setInputFiles('#file-input', video);
+    await page.waitForSelector('#error:not([hidden])');
+    expect(await page.locator('#error').getAttribute('data-code')).toBe('UNAUTHENTICATED');
+    expect(await page.locator('#error-message').textContent()).toBe(ERROR_MESSAGES.UNAUTHENTICATED);
+    expect(await page.locator('#token-panel').isVisible()).toBe(true);
+
+    const token = await hs256({ tenant: 'demo-tenant' });
+    await page.fill('#token-input', token);
+    await page.click('#token-form button');
+    await page.setInputFiles('#file-input', video);
+    await waitForFrames(page);
+    expect(await gridImages(page)).toHaveLength(VIDEO.seconds);
+    const storage = await page.evaluate(() => ({ session: Object.values(sessionStorage), local: Object.keys(localStorage), cookie: document.cookie }));
+    expect(storage).toEqual({ session: [token], local: [], cookie: '' });
+  });
+});
+
+describe('GraphiQL', () => {
+  it('opens with the demo operations as tabs: upload, extract, follow, frames', async () => {
+    const s = await setup();
+    const page = await browser.newPage();
+    disposers.push(() => page.close());
+    await page.goto(`${s.origin}/graphql`);
+    await page.waitForSelector('.graphiql-container');
+    const tabs = await page.locator('.graphiql-tab .graphiql-tab-button').allTextContents();
+    expect(tabs.map((t) => t.trim())).toEqual(['CreateVideoUpload', 'StartFrameExtraction', 'FollowFrameExtraction', 'FrameGrid']);
+  });
+});
+
+describe('serving the page', () => {
+  it('serves the page, its hashed assets and config.json with types, ETags, caching and a self-only CSP', async () => {
+    const s = await setup();
+    const page = await fetch(`${s.gw.url}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(page.headers.get('cache-control')).toBe('no-cache');
+    const csp = page.headers.get('content-security-policy')!;
+    const directives = Object.fromEntries(csp.split('; ').map((d) => [d.split(' ')[0], d.split(' ').slice(1)]));
+    expect(directives['default-src']).toEqual(["'none'"]);
+    expect(directives['script-src']).toEqual(["'self'"]);
+    expect(directives['style-src']).toEqual(["'self'"]);
+    expect(directives['img-src']).toEqual(["'self'", 'blob:', s.origin]);
+    expect(directives['connect-src']).toEqual(expect.arrayContaining(["'self'", `ws://${new URL(s.gw.url).host}`, s.engine.url]));
+    const html = await page.text();
+    expect(html).not.toMatch(/<script(?![^>]*\bsrc=)/); // no inline script
+    const etag = page.headers.get('etag')!;
+    expect((await fetch(`${s.gw.url}/`, { headers: { 'if-none-match': etag } })).status).toBe(304);
+
+    const assets = [...html.matchAll(/(?:src|href)="(\/demo\/assets\/[^"]+)"/g)].map((m) => m[1]!);
+    expect(assets.map((a) => path.extname(a)).sort()).toEqual(['.css', '.js']);
+    for (const asset of assets) {
+      const res = await fetch(`${s.gw.url}${asset}`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe(asset.endsWith('.js') ? 'text/javascript; charset=utf-8' : 'text/css; charset=utf-8');
+      expect(res.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+      expect(Number(res.headers.get('content-length'))).toBe((await res.arrayBuffer()).byteLength);
+    }
+    const head = await fetch(`${s.gw.url}${assets[0]}`, { method: 'HEAD' });
+    expect([head.status, (await head.arrayBuffer()).byteLength]).toEqual([200, 0]);
+    expect((await fetch(`${s.gw.url}/demo/assets/nope.js`)).status).toBe(404);
+    expect((await fetch(`${s.gw.url}/`, { method: 'POST' })).status).toBe(405);
+
+    const config = await fetch(`${s.gw.url}/demo/config.json`);
+    expect(await config.json()).toEqual({ auth: false, graphiql: true });
+  });
+
+  it('is on by default only in the embedded default; DEMO_PAGE overrides; off, / redirects to /graphql', async () => {
+    const remote = { HOST: '127.0.0.1', MAVI_API_KEY: 'k', MAVI_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET };
+    expect(loadConfig({}).exposure.demoPage).toBe(true);
+    expect(loadConfig(remote).exposure.demoPage).toBe(false);
+    expect(loadConfig({ ...remote, DEMO_PAGE: 'true' }).exposure.demoPage).toBe(true);
+    expect(loadConfig({ DEMO_PAGE: 'false' }).exposure.demoPage).toBe(false);
+
+    const s = await setup({ DEMO_PAGE: 'false' });
+    const res = await fetch(`${s.gw.url}/`, { redirect: 'manual' });
+    expect([res.status, res.headers.get('location')]).toEqual([302, '/graphql']);
+    expect((await fetch(`${s.gw.url}/demo/config.json`)).status).not.toBe(200);
+  });
+
+  it('has a human message for every error code the gateway defines', () => {
+    const missing = Object.values(ErrorCode).filter((code) => !ERROR_MESSAGES[code]);
+    expect(missing).toEqual([]);
+  });
+});
