@@ -12,6 +12,7 @@ import { createContextFactory, type Context } from './context.js';
 import { createDemoPage, loadExampleTabs, type ExampleTab } from './http/demo-page.js';
 import { trackConnections, useEndEventStreamsOn } from './http/drain.js';
 import { attachGraphQLWs } from './http/graphql-ws.js';
+import { createSubscriptionSharing, type SubscriptionSharingStats } from './http/subscription-sharing.js';
 import { createMetricsRoute, METRICS_PATH, useGraphQLMetrics, useSubscriptionMetrics } from './http/metrics-route.js';
 import { useGraphQLTracing } from './http/graphql-tracing.js';
 import { operationLimitPlugins, useJsonBodyLimit } from './http/operation-limits.js';
@@ -29,6 +30,8 @@ export interface Gateway {
   yoga: YogaServerInstance<Record<string, unknown>, Context>;
   server: Server;
   services: GatewayServices;
+  /** Subscribers, shared executions and the results they produced (http/subscription-sharing.ts). */
+  readonly subscriptions: Readonly<SubscriptionSharingStats>;
   /** Base URL after start (http://host:port). */
   readonly url: string;
   /** Absolute webhook URL (contains the secret: never log it). */
@@ -53,13 +56,15 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
   const persistedOperations = loadPersistedOperations(config);
   const runtime = createServices(config, deps);
   const { services } = runtime;
-  const { logger, tasks, scheduler, pubsub } = services;
+  const { logger, tasks, scheduler } = services;
   const createContext = createContextFactory(services);
   // Bearer JWTs on HTTP/SSE and in graphql-ws' connection_init; without AUTH_* every caller is the local tenant.
   const auth = createGatewayAuth(config.auth);
   // Aborted when the drain begins: ends every SSE stream (see useEndEventStreamsOn).
   const drainSignal = new AbortController();
   let exampleTabs: Promise<ExampleTab[]> | undefined;
+  // Subscribers of the same operation, variables and tenant share one execution per event.
+  const sharing = createSubscriptionSharing();
 
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
@@ -80,6 +85,9 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
     // No CSRF prevention plugin: nothing here sets or reads cookies (callers authenticate with an Authorization
     // header, media with signed URLs), so a cross-site request carries no ambient credential to abuse.
     plugins: [
+      // Wraps the executor's subscribe before any other plugin does, so each of them still wraps every subscriber's
+      // own stream (token expiry, metrics, spans); it has no request hooks, so the auth check below still comes first.
+      sharing.plugin,
       // First: a refused token ends the request before its body is parsed; execution runs as the caller's tenant.
       auth.plugin,
       // Persisted operations before the limits, so those check the document a hash stands for.
@@ -130,14 +138,14 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
     if (pathname === METRICS_PATH) return metricsRoute(req, res);
     if (pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (pathname === '/readyz') {
-      const load = { upstreamQueue: scheduler.pending, subscriptions: pubsub.listenerCount() };
+      const load = { upstreamQueue: scheduler.pending, subscriptions: sharing.stats.subscribers };
       if (drain.draining) return sendJson(res, 503, { status: 'draining', ...load });
       const { ok, checks } = await runtime.readiness();
       return sendJson(res, ok ? 200 : 503, {
         status: ok ? 'ready' : 'unavailable',
         checks,
         upstreamQueue: scheduler.pending,
-        subscriptions: pubsub.listenerCount(),
+        subscriptions: sharing.stats.subscribers,
       });
     }
     if (demoPage?.handles(pathname)) return demoPage.handle(req, res, pathname);
@@ -180,6 +188,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
     yoga,
     server,
     services,
+    subscriptions: sharing.stats,
     get url() {
       return baseUrl;
     },
