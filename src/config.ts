@@ -47,6 +47,7 @@ const EnvSchema = z.object({
   MEDIA_URL_TTL_SECONDS: int(3600, 10),
   MEDIA_CACHE_DIR: z.string().default('./data/media-cache'),
   MEDIA_CACHE_MAX_BYTES: int(1_073_741_824, 0),
+  MEDIA_IMAGE_CONCURRENCY: int(2, 1),
   UPLOAD_MAX_BYTES: int(104_857_600, 1),
   IMPORT_MAX_BYTES: int(104_857_600, 1),
   IMPORT_TIMEOUT_MS: int(120_000, 100),
@@ -123,7 +124,15 @@ export interface Config {
     /** How long a subscription stays open after TIMED_OUT for a late SUCCEEDED/FAILED (0 = complete at once). */
     lateResultGraceSeconds: number;
   };
-  media: { signingSecret: string; signingSecretGenerated: boolean; urlTtlSeconds: number; cacheDir: string; cacheMaxBytes: number };
+  media: {
+    signingSecret: string;
+    signingSecretGenerated: boolean;
+    urlTtlSeconds: number;
+    cacheDir: string;
+    cacheMaxBytes: number;
+    /** sharp jobs at once for renditions, sprites and previews. */
+    imageConcurrency: number;
+  };
   /** `uploadVideo` file size cap. */
   uploadMaxBytes: number;
   /** Uploads and imports forwarded upstream at once; the rest queue (fail fast past `upstream.maxWaitMs`). */
@@ -246,6 +255,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       urlTtlSeconds: e.MEDIA_URL_TTL_SECONDS,
       cacheDir: e.MEDIA_CACHE_DIR,
       cacheMaxBytes: e.MEDIA_CACHE_MAX_BYTES,
+      imageConcurrency: e.MEDIA_IMAGE_CONCURRENCY,
     }),
     uploadMaxBytes: e.UPLOAD_MAX_BYTES,
     uploadConcurrency: e.UPLOAD_CONCURRENCY,

@@ -12,6 +12,7 @@ import type { Logger } from './logger.js';
 import type { ImportLimits } from './ingest/import-video.js';
 import type { UploadLimiter } from './ingest/upload-limiter.js';
 import type { Quotas } from './jobs/quota.js';
+import type { ImageSize, MediaVariant } from './media/variants.js';
 import { LOCAL_CALLER, type Caller } from './tenancy.js';
 
 /** Services shared by every operation. */
@@ -23,8 +24,10 @@ export interface Services {
   ownership: OwnershipStore;
   pubsub: PubSub;
   logger: Logger;
-  /** Signed gateway URL for a media id (`re_`, `im_`, `imc_`). */
-  mediaUrl: (id: string) => string;
+  /** Signed gateway URL for a media id (`re_`, `im_`, `imc_`), or for a variant of it (rendition, sprite, preview). */
+  mediaUrl: (id: string, variant?: MediaVariant | null) => string;
+  /** Pixel size of a frame, from its cached original (costs its collection's one zip download on a miss). */
+  mediaFrameSize: (frameId: string) => Promise<ImageSize>;
   /** How often a task subscription re-reads the registry in case an event was lost. */
   subscriptionRecheckMs: number;
   /** How long a task subscription stays open after TIMED_OUT for a late SUCCEEDED/FAILED (0 = completes at once). */

@@ -22,6 +22,7 @@ import { createDiskCache } from './media/disk-cache.js';
 import { createMediaHandler, type MediaRequestHandler } from './media/handler.js';
 import { collectionIdOfFrame } from './media/ids.js';
 import { createMediaService } from './media/media-service.js';
+import { createImageService } from './media/rendition.js';
 import { createMediaSigner, type MediaSigner } from './media/signing.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { createPubSub, type PubSub } from './pubsub/index.js';
@@ -192,12 +193,14 @@ export function createServices(config: Config, deps: GatewayDeps = {}): ServiceR
   let signer = newSigner();
 
   // The signer is re-created once the real port is known; hand out a stable facade.
-  const currentSigner: MediaSigner = { url: (id) => signer.url(id), verify: (...args) => signer.verify(...args) };
+  const currentSigner: MediaSigner = { url: (...args) => signer.url(...args), verify: (...args) => signer.verify(...args) };
   const mediaCache = createDiskCache({ dir: config.media.cacheDir, maxBytes: config.media.cacheMaxBytes });
   const mediaService = createMediaService({ client, cache: mediaCache, logger, metadata: (id) => metadata.get(id) });
+  const images = createImageService({ media: mediaService, cache: mediaCache, concurrency: config.media.imageConcurrency, logger });
   const media = createMediaHandler({
     signer: currentSigner,
     service: mediaService,
+    images,
     logger,
     onResult: metrics.media.request,
     // With auth every URL is minted for an owned id, so a forgotten one was deleted (perhaps through another instance).
@@ -227,7 +230,8 @@ export function createServices(config: Config, deps: GatewayDeps = {}): ServiceR
     importLimits: { ...config.import, fetch: fetchImpl },
     uploads: createUploadLimiter({ concurrency: config.uploadConcurrency, maxWaitMs: config.upstream.maxWaitMs }),
     quotas,
-    evictMedia: (id) => mediaService.evict(id),
+    evictMedia: (id) => images.evict(id),
+    mediaFrameSize: (frameId) => images.frameSize(frameId),
   };
   return {
     services,

@@ -5,6 +5,11 @@
  * from metadata. Errors are small JSON bodies; upstream bytes are only sent on success; a stalled or timed-out
  * upstream download is a 504.
  *
+ * Variants (`?w=…&fmt=…`, `?as=sprite…`, `?as=preview…`, see variants.ts) are signed with their parameters and served
+ * from the disk cache like frames, made on a miss by the image service from the cached originals. Parameters that
+ * are not canonical (the gateway never signs them) answer 403 like a bad signature; an original sharp cannot decode
+ * (or over the pixel limit) answers 422.
+ *
  * Hot path (cached frame): one HMAC, one Map lookup, one `open` (no `stat`: the cache entry knows the size); with auth
  * also one ownership read (a Map lookup, or one Redis GET with REDIS_URL).
  */
@@ -20,13 +25,17 @@ import type { CacheEntry } from './disk-cache.js';
 import { etagMatches, ifRangeAllows, parseRange } from './http-conditional.js';
 import { classifyMediaId, collectionIdOfFrame, extensionForContentType, MEDIA_PATH_PREFIX, type MediaKind } from './ids.js';
 import type { MediaService } from './media-service.js';
+import { ImageProcessingError, type ImageService } from './rendition.js';
 import type { MediaSigner } from './signing.js';
 import type { MediaBody, MediaHeaders, MediaLogger } from './types.js';
+import { parseVariant, type MediaVariant } from './variants.js';
 
 /** Dependencies of {@link createMediaHandler}. */
 export interface MediaHandlerOptions {
   signer: MediaSigner;
   service: MediaService;
+  /** Makes renditions, sprites and previews; without it variant URLs answer 404. */
+  images?: ImageService;
   logger?: MediaLogger;
   /**
    * Metrics, once per request whose signature checked out: `hit` served from the disk cache, `miss` through an
@@ -62,8 +71,12 @@ export function createMediaHandler(options: MediaHandlerOptions): MediaRequestHa
     const id = path.slice(MEDIA_PATH_PREFIX.length);
     const kind = classifyMediaId(id);
     if (kind === null) return sendJson(res, 404, { error: 'not_found' });
-    const { exp, sig } = readSignatureParams(q === -1 ? '' : url.slice(q + 1));
-    const check = signer.verify(id, exp, sig);
+    const params = readParams(q === -1 ? '' : url.slice(q + 1));
+    const variant = parseVariant(kind, params);
+    if (variant === 'invalid') {
+      return sendJson(res, 403, { error: 'forbidden', message: 'Missing or invalid media URL signature.' });
+    }
+    const check = signer.verify(id, params.get('exp') ?? null, params.get('sig') ?? null, variant);
     if (check === 'expired') {
       return sendJson(res, 403, { error: 'expired', message: 'This media URL has expired; request a fresh one.' });
     }
@@ -72,10 +85,37 @@ export function createMediaHandler(options: MediaHandlerOptions): MediaRequestHa
     }
     if (!(await isLive(id, kind))) {
       // A frame is owned through its collection: the whole collection went.
-      await service.evict(kind === 'frame' ? (collectionIdOfFrame(id) ?? id) : id);
+      const gone = kind === 'frame' ? (collectionIdOfFrame(id) ?? id) : id;
+      await (options.images ?? service).evict(gone);
       return sendJson(res, 404, { error: 'not_found' });
     }
-    await serve(req, res, id, kind);
+    if (variant === null) return serve(req, res, id, kind);
+    if (!options.images) return sendJson(res, 404, { error: 'not_found' });
+    await serveVariant(req, res, id, variant, options.images);
+  }
+
+  async function serveVariant(
+    req: IncomingMessage,
+    res: ServerResponse,
+    id: string,
+    variant: MediaVariant,
+    images: ImageService,
+  ): Promise<void> {
+    const cached = images.isCached(id, variant);
+    try {
+      for (let attempt = 0; attempt < 2; attempt += 1) {
+        const entry = await images.get(id, variant);
+        if ((await sendFile(req, res, entry, 'inline')) === 'sent') {
+          options.onResult?.(cached ? 'hit' : 'miss');
+          return;
+        }
+        await service.forget(entry.key);
+      }
+    } catch (error) {
+      options.onResult?.(res.headersSent ? (cached ? 'hit' : 'miss') : 'error');
+      throw error;
+    }
+    throw new Error(`cached variant of ${id} vanished twice`);
   }
 
   async function isLive(id: string, kind: MediaKind): Promise<boolean> {
@@ -241,14 +281,16 @@ function safeDisposition(value: string | null): string | null {
   return value !== null && value.length <= 1024 && /^[\x20-\x7e]+$/.test(value) ? value : null;
 }
 
-function readSignatureParams(query: string): { exp: string | null; sig: string | null } {
-  let exp: string | null = null;
-  let sig: string | null = null;
+/** Query parameters, first occurrence wins, values as sent (every value the gateway signs is URL-safe). */
+function readParams(query: string): Map<string, string> {
+  const params = new Map<string, string>();
+  if (query === '') return params;
   for (const pair of query.split('&')) {
-    if (exp === null && pair.startsWith('exp=')) exp = pair.slice(4);
-    else if (sig === null && pair.startsWith('sig=')) sig = pair.slice(4);
+    const eq = pair.indexOf('=');
+    const name = eq === -1 ? pair : pair.slice(0, eq);
+    if (!params.has(name)) params.set(name, eq === -1 ? '' : pair.slice(eq + 1));
   }
-  return { exp, sig };
+  return params;
 }
 
 /** Media errors must never be cached in place of the file (a CDN or browser would keep serving the error). */
@@ -275,6 +317,10 @@ function fail(res: ServerResponse, error: unknown, logger: MediaLogger | undefin
     }
     logger?.warn?.('media: upstream failure', { kind: error.kind, status: error.status, message: error.message });
     return sendJson(res, 502, { error: 'upstream_error', kind: error.kind });
+  }
+  if (error instanceof ImageProcessingError) {
+    logger?.warn?.('media: image could not be processed', { message: error.message });
+    return sendJson(res, 422, { error: 'unprocessable_image' });
   }
   logger?.error?.('media: internal error', { error: String(error) });
   sendJson(res, 500, { error: 'internal_error' });

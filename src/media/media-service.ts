@@ -12,6 +12,8 @@
  * - A zip download that stalls (no bytes for UPSTREAM_STALL_MS, see upstream/download.ts) also falls back to
  *   per-frame downloads; the stall is not remembered (it may be transient).
  * - The zip itself is cached too (immutable) and served by {@link MediaService.getCollectionZip}.
+ * - {@link MediaService.getCollectionFrames} (sprites, previews) takes every frame from the same one zip load, and
+ *   afterwards from the cached frames while they are all still there.
  * - Original videos (`re_`) are cached only when upstream announces a Content-Length ≤ `videoCacheMaxBytes`
  *   (default 64 MiB, and at most a quarter of the cache, so one video cannot flush the frames). Larger or
  *   unknown-length videos are streamed through without touching the disk: no Range support, and every request is a
@@ -23,12 +25,14 @@ import { mkdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LRUCache } from 'lru-cache';
 import type { UpstreamClient } from '../upstream/client.js';
-import { isUpstreamError } from '../upstream/errors.js';
+import { isUpstreamError, UpstreamError } from '../upstream/errors.js';
+import { frameIndexOf } from '../upstream/types.js';
 import type { AssetMetadata, DownloadedFile } from '../upstream/types.js';
 import { ContentTooLargeError, type CacheEntry, type DiskCache } from './disk-cache.js';
 import { classifyMediaId, collectionIdOfFrame, extensionForContentType, safeFilename } from './ids.js';
 import { videoHeadersFromMetadata, zipHeaders } from './media-head.js';
 import { spoolToFile } from './spool.js';
+import { sourceIdOfCacheKey } from './variants.js';
 import type { MediaBody, MediaLogger } from './types.js';
 import { DEFAULT_ZIP_LIMITS, splitCollectionZip, type SplitResult, type ZipLimits } from './zip.js';
 
@@ -58,6 +62,12 @@ export interface MediaService {
    * `headersOnly` (HEAD) an uncacheable zip is described instead of being downloaded a second time.
    */
   getCollectionZip(collectionId: string, options?: { headersOnly?: boolean }): Promise<MediaBody>;
+  /**
+   * Every frame of a collection in index order, from one zip download (or the cached zip / frames). Protect the
+   * collection's frames in the cache ({@link DiskCache.protect}) while using the files. Throws `UpstreamError`
+   * (`NOT_FOUND` when the zip could not be mapped to frames with certainty).
+   */
+  getCollectionFrames(collectionId: string): Promise<CacheEntry[]>;
   /** An original video (`re_<digits>`): cached file when small, otherwise streamed through. */
   openVideo(assetId: string): Promise<MediaBody>;
   /** For HEAD: the cached video, else its headers derived from metadata (no download). */
@@ -67,7 +77,8 @@ export interface MediaService {
   /** Drops a cache entry whose file turned out to be gone (evicted between lookup and open). */
   forget(key: string): Promise<void>;
   /**
-   * Drops everything cached for an id deleted upstream: a collection's zip and all its frames, a frame, or a video.
+   * Drops everything cached for an id deleted upstream: a collection's zip and all its frames, a frame, or a video,
+   * with their variants (cache keys `<id>-…`).
    * Waits for a load of it already under way first, so that load cannot write the bytes back afterwards.
    */
   evict(id: string): Promise<void>;
@@ -92,6 +103,8 @@ export function createMediaService(options: MediaServiceOptions): MediaService {
   const frameLoads = new Map<string, Promise<CacheEntry>>();
   const videoLoads = new Map<string, Promise<CacheEntry | null>>();
   const unmatched = new LRUCache<string, true>({ max: 10_000 });
+  /** Frame ids (index order) of collections split before, so their cached frames serve without the zip. */
+  const frameLists = new LRUCache<string, readonly string[]>({ max: 10_000 });
   const aborter = new AbortController();
 
   let spoolDirReady: Promise<string> | null = null;
@@ -123,7 +136,39 @@ export function createMediaService(options: MediaServiceOptions): MediaService {
 
   const framesOf = (result: SplitResult) => (result.matched ? result.frames : new Map<string, CacheEntry>());
 
-  /** For a frame request, the collection's frames are protected from eviction while they are written. */
+  /** The cached entries of `frameIds`, or null as soon as one is missing. */
+  async function cachedFrames(frameIds: readonly string[]): Promise<CacheEntry[] | null> {
+    const entries: CacheEntry[] = [];
+    for (const frameId of frameIds) {
+      const entry = cache.has(frameId) ? await cache.get(frameId) : null;
+      if (!entry) return null;
+      entries.push(entry);
+    }
+    return entries;
+  }
+
+  async function collectionFrames(collectionId: string): Promise<CacheEntry[]> {
+    const known = frameLists.get(collectionId);
+    const hit = known ? await cachedFrames(known) : null;
+    if (hit) return hit;
+    // A load started by a frame or zip request splits every frame too: join it.
+    const load = unmatched.has(collectionId)
+      ? null
+      : await coalesce(collectionLoads, collectionId, () => loadCollection(collectionId, ''));
+    if (!load || load.frames.size === 0) {
+      throw new UpstreamError('NOT_FOUND', `no frames could be mapped from the zip of ${collectionId}`);
+    }
+    const byIndex = [...load.frames.values()].sort(
+      (a, b) => (frameIndexOf(a.key) ?? 0) - (frameIndexOf(b.key) ?? 0),
+    );
+    frameLists.set(collectionId, byIndex.map((entry) => entry.key));
+    return byIndex;
+  }
+
+  /**
+   * For a frame (or all-frames) request, the collection's frames are protected from eviction while they are
+   * written. `requested`: the frame that must be in the zip; `''` any frames; `null` only the zip.
+   */
   async function loadCollection(collectionId: string, requested: string | null): Promise<CollectionLoad> {
     // A zip request needs only the zip: its frames may still be evicted to make room for it.
     const release =
@@ -137,7 +182,7 @@ export function createMediaService(options: MediaServiceOptions): MediaService {
 
   async function writeCollection(collectionId: string, requested: string | null): Promise<CollectionLoad> {
     // The requested frame must be in the zip for the zip to be trusted as this collection's.
-    const expected = requested === null ? [] : [requested];
+    const expected = requested ? [requested] : [];
     const cached = await cache.get(collectionId);
     if (cached) {
       try {
@@ -231,6 +276,10 @@ export function createMediaService(options: MediaServiceOptions): MediaService {
       const file = await download(collectionId);
       return passthrough(file, 'application/zip');
     },
+    async getCollectionFrames(collectionId) {
+      expectKind(collectionId, 'collection');
+      return collectionFrames(collectionId);
+    },
     async openVideo(assetId) {
       expectKind(assetId, 'video');
       const hit = await cache.get(assetId);
@@ -266,11 +315,15 @@ export function createMediaService(options: MediaServiceOptions): MediaService {
       }
       await Promise.all(loads.map((load) => load?.catch(() => undefined)));
       if (!collectionId) {
-        await cache.delete(id);
+        await cache.deleteWhere((key) => sourceIdOfCacheKey(key) === id);
         return;
       }
       unmatched.delete(collectionId);
-      await cache.deleteWhere((key) => key === collectionId || collectionIdOfFrame(key) === collectionId);
+      frameLists.delete(collectionId);
+      await cache.deleteWhere((key) => {
+        const source = sourceIdOfCacheKey(key);
+        return source === collectionId || collectionIdOfFrame(source) === collectionId;
+      });
     },
     async dispose() {
       aborter.abort();
@@ -289,7 +342,7 @@ function passthrough(file: DownloadedFile, defaultType: string): MediaBody {
 }
 
 /** Joins an in-flight load of `key` or starts one; the map entry is removed when it settles (errors aren't cached). */
-function coalesce<T>(map: Map<string, Promise<T>>, key: string, start: () => Promise<T>): Promise<T> {
+export function coalesce<T>(map: Map<string, Promise<T>>, key: string, start: () => Promise<T>): Promise<T> {
   const existing = map.get(key);
   if (existing) return existing;
   const promise = start().finally(() => {

@@ -5,6 +5,9 @@ import { builder } from './builder.js';
 import { lookupById, ownedMediaUrl, resolveEntity } from './lookup.js';
 import { ErrorCode } from './error-codes.js';
 import { Frame } from './frame.js';
+import { FrameSprite } from './frame-sprite.js';
+import { checkedVariant, ImageFormat, PreviewFormat } from './image-enums.js';
+import { LIMITS, previewVariant, spriteVariant } from '../media/variants.js';
 
 export const MAX_FRAMES_PAGE = 1000;
 
@@ -48,6 +51,52 @@ FrameCollection.implement({
     zipUrl: t.string({
       description: 'Signed, expiring gateway URL of a zip with every frame.',
       resolve: (c, _args, ctx) => ownedMediaUrl(ctx, 'collection', c.id),
+    }),
+    sprite: t.field({
+      type: FrameSprite,
+      description:
+        'Every frame as tiles of one image (contact sheet, scrub-bar thumbnails), made from the one zip download. ' +
+        `Bounds (else INVALID_ARGUMENT): columns 1-${LIMITS.spriteMaxColumns}, tileWidth ` +
+        `${LIMITS.spriteTileWidthMin}-${LIMITS.spriteTileWidthMax}, columns × tileWidth and rows × tileWidth at most ` +
+        `${LIMITS.spriteMaxSide}, frameCount × tileWidth² at most ${LIMITS.spriteMaxTilePixels}.`,
+      args: {
+        columns: t.arg.int({ defaultValue: 10, description: `Tiles per row, 1-${LIMITS.spriteMaxColumns}.` }),
+        tileWidth: t.arg.int({
+          defaultValue: 160,
+          description: `Tile width in pixels, ${LIMITS.spriteTileWidthMin}-${LIMITS.spriteTileWidthMax}.`,
+        }),
+        format: t.arg({ type: ImageFormat, defaultValue: 'jpeg', description: 'Encoding of the sprite image.' }),
+      },
+      resolve: (c, args) => ({
+        collection: c,
+        variant: checkedVariant(() =>
+          spriteVariant({ columns: args.columns ?? 10, tileWidth: args.tileWidth ?? 160, format: args.format ?? 'jpeg' }, c.frames.length),
+        ),
+      }),
+    }),
+    preview: t.string({
+      description:
+        'Signed, expiring URL of an animated flip-book of every frame (looping), made from the one zip download and ' +
+        'then cached. Page height follows the frames\' aspect ratio. Bounds (else INVALID_ARGUMENT): fps ' +
+        `${LIMITS.previewFpsMin}-${LIMITS.previewFpsMax}, width ${LIMITS.previewWidthMin}-${LIMITS.previewWidthMax}, ` +
+        `frameCount × width² at most ${LIMITS.previewMaxPixels}.`,
+      args: {
+        fps: t.arg.float({ defaultValue: 4, description: `Frames per second, ${LIMITS.previewFpsMin}-${LIMITS.previewFpsMax}.` }),
+        width: t.arg.int({
+          defaultValue: 320,
+          description: `Width in pixels, ${LIMITS.previewWidthMin}-${LIMITS.previewWidthMax}.`,
+        }),
+        format: t.arg({ type: PreviewFormat, defaultValue: 'webp', description: 'Animated WebP or GIF.' }),
+      },
+      resolve: (c, args, ctx) =>
+        ownedMediaUrl(
+          ctx,
+          'collection',
+          c.id,
+          checkedVariant(() =>
+            previewVariant({ fps: args.fps ?? 4, width: args.width ?? 320, format: args.format ?? 'webp' }, c.frames.length),
+          ),
+        ),
     }),
   }),
 });

@@ -4,6 +4,8 @@ import { builder } from './builder.js';
 import { lookupById, ownedMediaUrl, resolveEntity } from './lookup.js';
 import { toQueryError } from './errors.js';
 import { FrameCollection } from './frame-collection.js';
+import { checkedVariant, ImageFit, ImageFormat } from './image-enums.js';
+import { renditionVariant, LIMITS } from '../media/variants.js';
 
 const CONTENT_TYPES: Record<string, string> = {
   jpg: 'image/jpeg',
@@ -56,8 +58,21 @@ Frame.implement({
       resolve: (frame) => (frame.fileSize === null ? null : Number(frame.fileSize)),
     }),
     url: t.string({
-      description: 'Signed, expiring gateway URL of the image (safe to put in an <img src>; the API key never leaves the server).',
-      resolve: (frame, _args, ctx) => ownedMediaUrl(ctx, 'frame', frame.id),
+      description:
+        'Signed, expiring gateway URL of the image (safe to put in an <img src>; the API key never leaves the server). ' +
+        'With arguments, a rendition made from the original once and then cached: ' +
+        `width / height 1-${LIMITS.renditionMaxSide} (one of them keeps the aspect ratio), quality ` +
+        `${LIMITS.qualityMin}-${LIMITS.qualityMax}; anything else is an INVALID_ARGUMENT error. No arguments: the original. ` +
+        'The same arguments always give the same URL (within one expiry window), so browsers and CDNs cache it.',
+      args: {
+        width: t.arg.int({ description: `Width in pixels, 1-${LIMITS.renditionMaxSide}.` }),
+        height: t.arg.int({ description: `Height in pixels, 1-${LIMITS.renditionMaxSide}.` }),
+        fit: t.arg({ type: ImageFit, defaultValue: 'cover', description: 'How to fill width × height when both are given.' }),
+        format: t.arg({ type: ImageFormat, defaultValue: 'original', description: 'Encoding of the rendition.' }),
+        quality: t.arg.int({ description: `Encoder quality ${LIMITS.qualityMin}-${LIMITS.qualityMax} (default: the format's).` }),
+      },
+      resolve: (frame, args, ctx) =>
+        ownedMediaUrl(ctx, 'frame', frame.id, checkedVariant(() => renditionVariant(args))),
     }),
   }),
 });

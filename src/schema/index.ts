@@ -4,6 +4,8 @@ import './errors.js';
 import './frame-extraction-task.js';
 import './frame-collection.js';
 import './frame.js';
+import './image-enums.js';
+import './frame-sprite.js';
 import './video-asset.js';
 import './video-upload.js';
 import './frame-extraction-task-connection.js';

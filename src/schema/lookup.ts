@@ -12,6 +12,7 @@ import type { OwnedKind } from '../jobs/ownership.js';
 import { taskTenant, type TaskRecord } from '../jobs/store.js';
 import type { Loaders } from '../loaders/index.js';
 import { parseFrameId } from '../loaders/index.js';
+import type { MediaVariant } from '../media/variants.js';
 import { AssetNotFoundError, invalidIdError, toQueryError } from './errors.js';
 
 type IdKind = Parameters<typeof invalidIdError>[0];
@@ -67,8 +68,8 @@ export async function loadOwned<T>(ctx: Context, kind: IdKind, id: string, load:
  * A signed media URL, minted only for an id the caller may see. Every path to a media-bearing object already checked
  * this (cached), so the throw is a safety net: it nulls the object rather than sign another tenant's media.
  */
-export async function ownedMediaUrl(ctx: Context, kind: IdKind, id: string): Promise<string> {
-  if (await mayAccess(ctx, kind, id)) return ctx.mediaUrl(id);
+export async function ownedMediaUrl(ctx: Context, kind: IdKind, id: string, variant?: MediaVariant | null): Promise<string> {
+  if (await mayAccess(ctx, kind, id)) return ctx.mediaUrl(id, variant);
   throw toQueryError(new AssetNotFoundError(id));
 }
 

@@ -42,6 +42,8 @@ export interface FakeUpstreamOptions {
   now?: () => number;
   /** Metadata reads of an uploaded asset that answer `WAITING` before it turns `SUCCESS`. Default 0. */
   uploadWaitingReads?: number;
+  /** The JPEG bytes of frame `index` of a new collection (real pixels for image tests); default a 1x1 grey JPEG. */
+  frameImage?: (index: number, frameId: string) => Buffer;
 }
 
 /** `expires_in` of `POST /upload/signed-url`, as documented (26 h). */
@@ -175,7 +177,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
     const collectionId = `im_${digits}`;
     const list = Array.from({ length: count }, (_, n): StoredFrame => {
       const id = `imc_${digits}_${n}`;
-      return { id, bytes: tinyJpeg(id), createTime: now() };
+      return { id, bytes: options.frameImage?.(n, id) ?? tinyJpeg(id), createTime: now() };
     });
     collections.set(collectionId, list);
     for (const frame of list) frames.set(frame.id, frame);
