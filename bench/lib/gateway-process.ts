@@ -51,10 +51,12 @@ process.once('exit', killAllGateways);
  */
 export async function startGatewayProcess(
   env: Record<string, string | undefined>,
-  options: { entry?: string } = {},
+  options: { entry?: string; nodeArgs?: string[] } = {},
 ): Promise<GatewayProcess> {
   // tsx stays loaded for the agent; it leaves the production build's plain .js (`entry: 'dist/main.js'`) untouched.
-  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', '--import', AGENT, options.entry ?? 'src/main.ts'], {
+  // `nodeArgs`: extra node flags NODE_OPTIONS refuses (e.g. `--cpu-prof`).
+  const args = ['--expose-gc', ...(options.nodeArgs ?? []), '--import', 'tsx', '--import', AGENT, options.entry ?? 'src/main.ts'];
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

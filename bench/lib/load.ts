@@ -8,6 +8,8 @@ import { createRequire } from 'node:module';
 export interface LoadOptions {
   connections: number;
   seconds: number;
+  /** POST this JSON body (content-type application/json) instead of a GET. */
+  jsonBody?: string;
 }
 
 export interface LoadResult {
@@ -38,9 +40,10 @@ function autocannonCli(): string {
   }
 }
 
-/** Runs `autocannon -j -c <connections> -d <seconds> <url>` (keep-alive, GET) and parses its JSON report. */
+/** Runs `autocannon -j -c <connections> -d <seconds> <url>` (keep-alive, GET or a JSON POST) and parses its JSON report. */
 export function runLoad(url: string, options: LoadOptions): Promise<LoadResult> {
-  const args = [autocannonCli(), '-j', '-c', String(options.connections), '-d', String(options.seconds), url];
+  const post = options.jsonBody === undefined ? [] : ['-m', 'POST', '-H', 'content-type=application/json', '-b', options.jsonBody];
+  const args = [autocannonCli(), '-j', '-c', String(options.connections), '-d', String(options.seconds), ...post, url];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];

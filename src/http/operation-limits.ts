@@ -28,6 +28,8 @@ export function operationLimitPlugins(config: Pick<Config, 'limits' | 'exposure'
   return config.exposure.introspection ? [armor as Plugin] : [armor as Plugin, useDisableIntrospection() as Plugin];
 }
 
+const DECIMAL = /^\d+$/;
+
 const bodyTooLarge = (maxBytes: number) =>
   createGraphQLError(`Request body too large (limit ${maxBytes} bytes)`, {
     extensions: { http: { status: 413 }, code: ErrorCode.REQUEST_ENTITY_TOO_LARGE },
@@ -46,6 +48,10 @@ export function useJsonBodyLimit(maxBytes: number): Plugin {
       if ((request.headers.get('content-type') ?? '').toLowerCase().startsWith('multipart/')) return;
       const declared = request.headers.get('content-length');
       if (declared !== null && Number(declared) > maxBytes) throw bodyTooLarge(maxBytes);
+      // node:http delivers exactly the declared length (llhttp refuses a body that also claims chunked encoding, and
+      // conflicting lengths), so a valid Content-Length within the cap needs no counting stream: skipping it saves
+      // a web-stream pipe per request (with its AbortController and DOMException), ~1% of the CPU in bench:graphql.
+      if (declared !== null && DECIMAL.test(declared)) return;
       setRequestParser((req) => requestParser(limitBody(req, maxBytes, fetchAPI)));
     },
   };

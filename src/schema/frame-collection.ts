@@ -1,5 +1,5 @@
 import { GraphQLError } from 'graphql';
-import type { CollectionData } from '../loaders/index.js';
+import { frameAtIndex, type CollectionData } from '../loaders/index.js';
 import { COLLECTION_ID_PATTERN } from '../upstream/types.js';
 import { builder } from './builder.js';
 import { lookupById, ownedMediaUrl, resolveEntity } from './lookup.js';
@@ -46,7 +46,7 @@ FrameCollection.implement({
       nullable: true,
       description: 'The frame at `index`, or null if there is none.',
       args: { index: t.arg.int({ required: true, description: '0-based frame index.' }) },
-      resolve: (c, { index }) => c.frames.find((f) => f.index === index) ?? null,
+      resolve: (c, { index }) => frameAtIndex(c, index),
     }),
     zipUrl: t.string({
       description: 'Signed, expiring gateway URL of a zip with every frame.',
