@@ -77,6 +77,8 @@ async function main() {
   if (engine) {
     // The engine runs beside us: deliver callbacks over loopback, not through PUBLIC_URL.
     engine.setWebhookUrl(`${gateway.url}${webhookPath(config.webhook.secret)}`);
+    // Browsers upload to the engine's signed URLs through the gateway's own port (src/http/signed-upload-proxy.ts).
+    engine.setPublicUrl(publicUrl);
   }
 
   // Before the banner: a supervisor may signal as soon as it reads "ready".

@@ -19,6 +19,7 @@ import { operationLimitPlugins, useJsonBodyLimit } from './http/operation-limits
 import { loadPersistedOperations, usePersistedOperationList } from './http/persisted-operations.js';
 import { sendJson } from './http/read-body.js';
 import { loggedRoute, useRequestLogOperation, withRequestLog } from './http/request-log.js';
+import { createSignedUploadProxy, SIGNED_UPLOAD_PATH_PREFIX } from './http/signed-upload-proxy.js';
 import { createWebhookRoute, WEBHOOK_PREFIX } from './http/webhook-route.js';
 import { registryOutageError } from './schema/errors.js';
 import { schema } from './schema/index.js';
@@ -120,6 +121,8 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
     metrics: runtime.metrics.webhooks,
   });
   const metricsRoute = createMetricsRoute({ metrics: runtime.metrics, token: config.metricsToken });
+  // Embedded mode: the engine's signed upload URLs point at this server (one port for browsers; see the module).
+  const signedUploads = deps.engineUrl ? createSignedUploadProxy(deps.engineUrl, logger) : undefined;
   const demoPage = config.exposure.demoPage
     ? createDemoPage({
         auth: config.auth.enabled,
@@ -135,6 +138,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
     const pathname = (req.url ?? '/').split('?')[0] ?? '/';
     if (pathname.startsWith(WEBHOOK_PREFIX)) return webhook(req, res, pathname);
     if (pathname.startsWith('/media/')) return runtime.media(req, res);
+    if (signedUploads && pathname.startsWith(SIGNED_UPLOAD_PATH_PREFIX)) return signedUploads(req, res);
     if (pathname === METRICS_PATH) return metricsRoute(req, res);
     if (pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (pathname === '/readyz') {

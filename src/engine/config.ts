@@ -11,6 +11,8 @@ export interface EngineConfig {
   readonly dataDir: string;
   readonly apiKey: string;
   readonly webhookUrl: string | undefined;
+  /** Base of signed upload URLs, as browsers reach the engine (embedded mode uses the gateway's URL instead). */
+  readonly publicUrl: string | undefined;
   readonly frameIntervalSeconds: number;
   readonly maxFrames: number;
   readonly concurrency: number;
@@ -39,6 +41,7 @@ const schema = z.object({
   DATA_DIR: z.string().min(1).default('./data'),
   ENGINE_API_KEY: z.string().min(1).default(DEFAULT_ENGINE_API_KEY),
   ENGINE_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
+  ENGINE_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
   ENGINE_FRAME_INTERVAL_SECONDS: z.coerce.number().positive().max(86_400).default(1),
   ENGINE_MAX_FRAMES: int(1, 100_000).default(100),
   ENGINE_CONCURRENCY: int(1, 64).default(1),
@@ -66,6 +69,7 @@ export function loadEngineConfig(env: NodeJS.ProcessEnv = process.env): EngineCo
     dataDir: e.DATA_DIR,
     apiKey: e.ENGINE_API_KEY,
     webhookUrl: e.ENGINE_WEBHOOK_URL,
+    publicUrl: e.ENGINE_PUBLIC_URL,
     frameIntervalSeconds: e.ENGINE_FRAME_INTERVAL_SECONDS,
     maxFrames: e.ENGINE_MAX_FRAMES,
     concurrency: e.ENGINE_CONCURRENCY,

@@ -15,6 +15,17 @@ export interface EngineSettings {
   probeTimeoutMs: number;
 }
 
+/** Signed upload URLs (`POST /upload/signed-url` hands them out, `/upload/signed/<id>` receives the file). */
+export interface SignedUploads {
+  /** HMAC key of the URLs. */
+  key: Buffer;
+  ttlSeconds: number;
+  /** Base URL the URLs are built on (how browsers reach the engine). */
+  publicUrl(): string;
+  /** Assets whose file is being received right now (a second request meanwhile is refused). */
+  receiving: Set<string>;
+}
+
 /** Per-instance dependencies shared by handlers and tasks. */
 export interface EngineContext {
   settings: EngineSettings;
@@ -30,4 +41,5 @@ export interface EngineContext {
   /** Webhook deliveries, tracked so idle()/stop() can wait for them without holding an extraction slot. */
   deliveries: TaskQueue;
   isStopping(): boolean;
+  signedUploads: SignedUploads;
 }

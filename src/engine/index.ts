@@ -14,6 +14,7 @@ import { createRateLimiter } from './rate-limit.js';
 import { createRequestHandler } from './router.js';
 import { openStore } from './store.js';
 import type { Engine, EngineOptions } from './types.js';
+import { DEFAULT_SIGNED_UPLOAD_TTL_SECONDS, deriveUploadSigningKey } from './signed-upload.js';
 import { scheduleProbe } from './upload.js';
 
 export type { Engine, EngineLogger, EngineOptions } from './types.js';
@@ -38,6 +39,8 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   const retry = options.callbackRetry ?? DEFAULTS.callbackRetry;
   const callbacks = createCallbackSender({ webhookUrl: options.webhookUrl, retry, logger });
   let stopping = false;
+  let url = '';
+  let publicUrl = options.publicUrl?.replace(/\/+$/, '');
   const ctx: EngineContext = {
     settings,
     store,
@@ -49,6 +52,12 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     probes: createTaskQueue(2),
     deliveries: createTaskQueue(Number.POSITIVE_INFINITY),
     isStopping: () => stopping,
+    signedUploads: {
+      key: options.uploadSigningSecret ? Buffer.from(options.uploadSigningSecret) : deriveUploadSigningKey(options.apiKey),
+      ttlSeconds: options.signedUploadTtlSeconds ?? DEFAULT_SIGNED_UPLOAD_TTL_SECONDS,
+      publicUrl: () => publicUrl ?? url,
+      receiving: new Set(),
+    },
   };
 
   const inflight = new Set<Promise<void>>();
@@ -58,10 +67,11 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   };
   const handler = createRequestHandler(ctx, { apiKey: options.apiKey, limiter: createRateLimiter(options.rps) }, track);
   const server = createServer({ requestTimeout: 60 * 60 * 1000 }, handler);
-  const url = await listen(server, options.port ?? 0, options.host ?? DEFAULTS.host);
+  url = await listen(server, options.port ?? 0, options.host ?? DEFAULTS.host);
 
   for (const asset of store.assets()) {
-    if (asset.status === 'UPLOADING' || asset.status === 'WAITING') scheduleProbe(ctx, asset.id);
+    // A signed-url asset still waiting for its file has nothing to probe yet.
+    if ((asset.status === 'UPLOADING' || asset.status === 'WAITING') && !asset.awaitingUpload) scheduleProbe(ctx, asset.id);
   }
   logger.info('engine listening', { url, dataDir: store.dataDir, ffmpeg: tools.ffmpeg });
 
@@ -83,7 +93,15 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
       logger.info('engine stopped', { url });
     })());
 
-  return { url, setWebhookUrl: (next) => callbacks.setUrl(next), stop, idle: () => waitIdle(ctx) };
+  return {
+    url,
+    setWebhookUrl: (next) => callbacks.setUrl(next),
+    setPublicUrl: (next) => {
+      publicUrl = next?.replace(/\/+$/, '');
+    },
+    stop,
+    idle: () => waitIdle(ctx),
+  };
 }
 
 async function listen(server: Server, port: number, host: string): Promise<string> {
@@ -124,6 +142,9 @@ function resolveSettings(options: EngineOptions): EngineSettings {
     if (!Number.isInteger(settings[key]) || settings[key] < 1) problems.push(`${key} must be an integer >= 1`);
   }
   if (options.rps !== undefined && !(options.rps >= 0)) problems.push('rps must be >= 0');
+  const ttl = options.signedUploadTtlSeconds;
+  if (ttl !== undefined && !(Number.isInteger(ttl) && ttl >= 0)) problems.push('signedUploadTtlSeconds must be an integer >= 0');
+  if (options.publicUrl !== undefined && !/^https?:\/\/[^/]/.test(options.publicUrl)) problems.push('publicUrl must be an http(s) URL');
   const retry = options.callbackRetry;
   if (retry && (!Number.isInteger(retry.attempts) || retry.attempts < 1 || !(retry.baseDelayMs >= 0))) {
     problems.push('callbackRetry needs attempts >= 1 and baseDelayMs >= 0');

@@ -1,6 +1,8 @@
 /**
  * Request routing: 404/405 for unknown paths/methods, then the raw-key auth check (401), then the
- * per-account rate limit (429), then the handler. Every error becomes the JSON envelope.
+ * per-account rate limit (429), then the handler. Every error becomes the JSON envelope. The one exception is the
+ * signed upload target (`/upload/signed/<id>`): a browser sends no key there, the URL's signature stands for it
+ * (signed-upload.ts checks it before the rate limit).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -9,6 +11,7 @@ import type { EngineContext } from './context.js';
 import { handleExtract } from './extraction.js';
 import { EngineHttpError, sendError } from './http-util.js';
 import type { RateLimiter } from './rate-limit.js';
+import { handleSignedTarget, handleSignedUrl } from './signed-upload.js';
 import { handleUpload } from './upload.js';
 
 type Handler = (ctx: EngineContext, req: IncomingMessage, res: ServerResponse, param: string) => Promise<void>;
@@ -26,6 +29,7 @@ const idThen = (suffix?: string) => (s: string[]) =>
 
 const ROUTES: Route[] = [
   { method: 'POST', match: exact('upload'), handler: (ctx, req, res) => handleUpload(ctx, req, res) },
+  { method: 'POST', match: exact('upload', 'signed-url'), handler: (ctx, req, res) => handleSignedUrl(ctx, req, res) },
   { method: 'POST', match: exact('video', 'extract-frames'), handler: (ctx, req, res) => handleExtract(ctx, req, res) },
   { method: 'GET', match: idThen('metadata'), handler: (ctx, _req, res, id) => handleMetadata(ctx, res, id) },
   { method: 'GET', match: idThen('download'), handler: (ctx, _req, res, id) => handleDownload(ctx, res, id) },
@@ -62,6 +66,9 @@ async function dispatch(
 ): Promise<void> {
   const pathname = new URL(req.url ?? '/', 'http://engine').pathname;
   const segments = pathname.split('/').filter(Boolean).map(safeDecode);
+  if (segments.length === 3 && segments[0] === 'upload' && segments[1] === 'signed') {
+    return handleSignedTarget(ctx, req, res, segments[2]!, limiter);
+  }
   const matching = ROUTES.map((route) => ({ route, param: route.match(segments) })).filter((m) => m.param !== null);
   if (matching.length === 0) throw new EngineHttpError(404, 'Not found');
   const hit = matching.find((m) => m.route.method === req.method);

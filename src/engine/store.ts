@@ -45,6 +45,7 @@ const assetSchema = z.object({
   createTime: z.number(),
   modifyTime: z.number(),
   failureReason: z.string().optional(),
+  awaitingUpload: z.object({ expiresAt: z.number() }).optional(),
 });
 
 const collectionSchema = z.object({
@@ -134,7 +135,8 @@ async function loadIndex(
   if (!parsed.success) throw new Error(`Engine index ${path.join(root, INDEX_FILE)} is not a valid index`);
   for (const item of parsed.data.assets) {
     const rec = assetSchema.safeParse(item);
-    if (rec.success && (await exists(path.join(root, rec.data.file)))) assets.set(rec.data.id, rec.data);
+    // A signed-url asset has no file until its upload arrives.
+    if (rec.success && (rec.data.awaitingUpload || (await exists(path.join(root, rec.data.file))))) assets.set(rec.data.id, rec.data);
     else logger.warn('engine index: dropping an asset whose record or file is broken', { item });
   }
   for (const item of parsed.data.collections) {

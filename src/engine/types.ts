@@ -42,6 +42,15 @@ export interface EngineOptions {
   extractionTimeoutMs?: number;
   /** Where log lines go; default writes to the console. */
   logger?: EngineLogger;
+  /**
+   * Base URL the signed upload URLs of `POST /upload/signed-url` are built on, as browsers reach the engine (or a
+   * proxy in front of its `/upload/signed/` path). Default: the engine's own `url`. Can be changed with `setPublicUrl`.
+   */
+  publicUrl?: string;
+  /** `expires_in` of signed upload URLs, in seconds. Default 93600 (26 h, as the real API). 0 only makes sense in tests. */
+  signedUploadTtlSeconds?: number;
+  /** HMAC key of signed upload URLs. Default: derived from `apiKey` (so URLs survive a restart). */
+  uploadSigningSecret?: string;
 }
 
 /** A running engine. */
@@ -50,6 +59,8 @@ export interface Engine {
   url: string;
   /** Sets (or clears) the account webhook used for every later delivery attempt. */
   setWebhookUrl(url: string | undefined): void;
+  /** Sets the base of later signed upload URLs (undefined: back to `url`). */
+  setPublicUrl(url: string | undefined): void;
   /** Closes the server and connections, drops queued tasks, kills ffmpeg/ffprobe children, flushes the index. */
   stop(): Promise<void>;
   /** Resolves when no extraction, probe or callback delivery is queued or running. */
@@ -78,6 +89,8 @@ export interface AssetRecord {
   createTime: number;
   modifyTime: number;
   failureReason?: string;
+  /** Made by `POST /upload/signed-url` and its file not received yet (no file on disk): WAITING until it is. */
+  awaitingUpload?: { expiresAt: number };
 }
 
 /** One stored frame of a collection. */
