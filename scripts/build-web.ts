@@ -12,7 +12,7 @@ import { build } from 'esbuild';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const WEB = path.join(ROOT, 'web');
 
-/** One file of the bundle, by its path under the web root (`index.html`, `assets/main-<hash>.js`, …). */
+/** One file of the bundle, by its path under the web root (`index.html`, `favicon.svg`, `assets/main-<hash>.js`, …). */
 export interface WebFile {
   path: string;
   contents: Uint8Array;
@@ -43,6 +43,7 @@ export async function bundleWebApp(): Promise<WebFile[]> {
   };
   const html = (await readFile(path.join(WEB, 'index.html'), 'utf8')).replace('%CSS%', asset('.css')).replace('%JS%', asset('.js'));
   files.push({ path: 'index.html', contents: new TextEncoder().encode(html) });
+  files.push({ path: 'favicon.svg', contents: await readFile(path.join(WEB, 'favicon.svg')) });
   return files;
 }
 

@@ -26,6 +26,7 @@ const TYPES: Record<string, string> = {
   '.js': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
   '.json': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
 };
 
 interface Asset {
@@ -81,8 +82,8 @@ export function createDemoPage(options: DemoPageOptions): DemoPage {
       const key = pathname === '/' ? 'index.html' : pathname.slice('/demo/'.length);
       const asset = files.get(key);
       if (!asset) return sendJson(res, 404, { error: 'not found' });
-      // Asset names carry a content hash, so they never change; the page itself is revalidated (its ETag) every time.
-      const cacheControl = key === 'index.html' ? 'no-cache' : 'public, max-age=31536000, immutable';
+      // Asset names carry a content hash, so they never change; the page and its icon are revalidated (ETag) each time.
+      const cacheControl = key.startsWith('assets/') ? 'public, max-age=31536000, immutable' : 'no-cache';
       return send(req, res, asset, cacheControl, csp(req, options));
     },
   };
@@ -138,7 +139,7 @@ async function loadAssets(): Promise<Map<string, Asset>> {
   const files = new Map<string, Asset>();
   if (existsSync(path.join(PREBUILT_DIR, 'index.html'))) {
     for (const name of await readdir(PREBUILT_DIR, { recursive: true })) {
-      if (name === 'index.html' || name.startsWith(`assets${path.sep}`)) {
+      if (name === 'index.html' || name === 'favicon.svg' || name.startsWith(`assets${path.sep}`)) {
         files.set(name.split(path.sep).join('/'), toAsset(name, await readFile(path.join(PREBUILT_DIR, name))));
       }
     }

@@ -141,6 +141,7 @@ describe('demo app on the embedded engine', () => {
     }
 
     // The sprite loads and the scrubber moves across its tiles.
+    await page.waitForSelector('#scrubber:not([hidden])');
     const sprite = await page.locator('#sprite').evaluate(async (img: HTMLImageElement) => {
       await img.decode();
       return { width: img.naturalWidth, height: img.naturalHeight };
@@ -250,6 +251,9 @@ describe('serving the page', () => {
     expect([head.status, (await head.arrayBuffer()).byteLength]).toEqual([200, 0]);
     expect((await fetch(`${s.gw.url}/demo/assets/nope.js`)).status).toBe(404);
     expect((await fetch(`${s.gw.url}/`, { method: 'POST' })).status).toBe(405);
+
+    const icon = await fetch(`${s.gw.url}/demo/favicon.svg`);
+    expect([icon.status, icon.headers.get('content-type'), icon.headers.get('cache-control')]).toEqual([200, 'image/svg+xml', 'no-cache']);
 
     const config = await fetch(`${s.gw.url}/demo/config.json`);
     expect(await config.json()).toEqual({ auth: false, graphiql: true });

@@ -9,11 +9,13 @@ import { DemoError, humanMessage } from './errors.js';
 import {
   CreateVideoUploadDocument,
   FrameGridDocument,
+  FrameSpriteDocument,
   ImportVideoDocument,
   StartFrameExtractionDocument,
   FollowFrameExtractionDocument,
   VideoAssetStatusDocument,
   type FrameGridQuery,
+  type FrameSpriteQuery,
 } from './gql/graphql.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -21,9 +23,12 @@ const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as 
 type Step = 'upload' | 'ready' | 'extract' | 'done';
 type Collection = NonNullable<FrameGridQuery['frameCollection']>;
 type FrameItem = Collection['frames'][number];
+type Sprite = NonNullable<FrameSpriteQuery['frameCollection']>['sprite'];
 
 /** Rendition widths in the grid's srcset; the grid lays tiles out at the smaller one (CSS px). */
 const GRID_WIDTH = 160;
+/** Sprite images are at most 8192 px a side: 51 tiles of 160 px per row or column. */
+const SPRITE_MAX_TILES_PER_SIDE = 51;
 const UPLOAD_POLL_MS = 500;
 const UPLOAD_POLL_LIMIT = 240;
 
@@ -191,9 +196,15 @@ async function showFrames(collectionId: string) {
   $('grid').dataset.frameCount = String(frameCollection.frameCount);
   $<HTMLAnchorElement>('zip-link').href = frameCollection.zipUrl;
   renderGrid(frameCollection);
-  renderScrubber(frameCollection);
+  $('scrubber').hidden = true;
   $('result-panel').hidden = false;
   $('result-title').textContent = `3. Frames (${frameCollection.frameCount})`;
+  // The sprite is a separate request: the grid is useful without it, so a sprite error only hides the scrubber.
+  const columns = Math.max(10, Math.ceil(frameCollection.frameCount / SPRITE_MAX_TILES_PER_SIDE));
+  request(FrameSpriteDocument, { id: collectionId, columns }).then(
+    ({ frameCollection: withSprite }) => withSprite && renderScrubber(withSprite.sprite),
+    (error: unknown) => console.warn('sprite unavailable', error),
+  );
 }
 
 function renderGrid(collection: Collection) {
@@ -223,16 +234,16 @@ function renderGrid(collection: Collection) {
   );
 }
 
-function renderScrubber(collection: Collection) {
-  const sprite = collection.sprite;
-  const scrubber = $('scrubber');
-  scrubber.hidden = !sprite || sprite.tiles.length === 0;
-  if (!sprite || sprite.tiles.length === 0) return;
+function renderScrubber(sprite: Sprite) {
+  // The frames' aspect ratio (the API gives no frame dimensions; the sprite's tiles have them): tiles keep it.
+  $('grid').style.setProperty('--tile-aspect', `${sprite.tileWidth} / ${sprite.tileHeight}`);
+  if (sprite.tiles.length === 0) return;
   const windowEl = $('sprite-window');
   windowEl.style.width = `${sprite.tileWidth}px`;
   windowEl.style.height = `${sprite.tileHeight}px`;
   const img = $<HTMLImageElement>('sprite');
   img.src = sprite.url;
+  $('scrubber').hidden = false;
   const input = $<HTMLInputElement>('scrub-input');
   input.max = String(sprite.tiles.length - 1);
   input.value = '0';

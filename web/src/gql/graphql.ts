@@ -34,9 +34,9 @@ export type CreateVideoUploadMutationVariables = Exact<{
 
 export type CreateVideoUploadMutation = { createVideoUpload:
     | { __typename: 'InvalidArgumentError', message: string, code: string }
-    | { __typename: 'QuotaExceededError', message: string, code: string }
+    | { __typename: 'QuotaExceededError', retryAfterSeconds: number, message: string, code: string }
     | { __typename: 'UploadRejectedError', message: string, code: string }
-    | { __typename: 'UpstreamRateLimitedError', message: string, code: string }
+    | { __typename: 'UpstreamRateLimitedError', retryAfterSeconds: number, message: string, code: string }
     | { __typename: 'UpstreamUnavailableError', message: string, code: string }
     | { __typename: 'VideoUploadTicket', uploadUrl: string, method: string, fieldName: string, expiresAt: string, asset: { id: string, uploadStatus: UploadStatus | null } }
    };
@@ -47,10 +47,10 @@ export type UploadVideoMutationVariables = Exact<{
 
 
 export type UploadVideoMutation = { uploadVideo:
-    | { __typename: 'QuotaExceededError', message: string, code: string }
+    | { __typename: 'QuotaExceededError', retryAfterSeconds: number, message: string, code: string }
     | { __typename: 'UploadRejectedError', message: string, code: string }
     | { __typename: 'UploadVideoSuccess', asset: { id: string, uploadStatus: UploadStatus | null } }
-    | { __typename: 'UpstreamRateLimitedError', message: string, code: string }
+    | { __typename: 'UpstreamRateLimitedError', retryAfterSeconds: number, message: string, code: string }
     | { __typename: 'UpstreamUnavailableError', message: string, code: string }
    };
 
@@ -62,9 +62,9 @@ export type ImportVideoMutationVariables = Exact<{
 export type ImportVideoMutation = { importVideo:
     | { __typename: 'ImportFailedError', message: string, code: string }
     | { __typename: 'ImportVideoSuccess', asset: { id: string, uploadStatus: UploadStatus | null } }
-    | { __typename: 'QuotaExceededError', message: string, code: string }
+    | { __typename: 'QuotaExceededError', retryAfterSeconds: number, message: string, code: string }
     | { __typename: 'UploadRejectedError', message: string, code: string }
-    | { __typename: 'UpstreamRateLimitedError', message: string, code: string }
+    | { __typename: 'UpstreamRateLimitedError', retryAfterSeconds: number, message: string, code: string }
     | { __typename: 'UpstreamUnavailableError', message: string, code: string }
    };
 
@@ -88,8 +88,8 @@ export type StartFrameExtractionMutation = { extractFrames:
     | { __typename: 'InvalidArgumentError', message: string, code: string }
     | { __typename: 'InvalidAssetIdError', message: string, code: string }
     | { __typename: 'NotAVideoError', message: string, code: string }
-    | { __typename: 'QuotaExceededError', message: string, code: string }
-    | { __typename: 'UpstreamRateLimitedError', message: string, code: string }
+    | { __typename: 'QuotaExceededError', retryAfterSeconds: number, message: string, code: string }
+    | { __typename: 'UpstreamRateLimitedError', retryAfterSeconds: number, message: string, code: string }
     | { __typename: 'UpstreamUnavailableError', message: string, code: string }
    };
 
@@ -105,7 +105,15 @@ export type FrameGridQueryVariables = Exact<{
 }>;
 
 
-export type FrameGridQuery = { frameCollection: { id: string, frameCount: number, zipUrl: string, frames: Array<{ id: string, index: number, small: string, large: string, full: string }>, sprite: { url: string, columns: number, rows: number, tileWidth: number, tileHeight: number, tiles: Array<{ index: number, x: number, y: number }> } } | null };
+export type FrameGridQuery = { frameCollection: { id: string, frameCount: number, zipUrl: string, frames: Array<{ id: string, index: number, small: string, large: string, full: string }> } | null };
+
+export type FrameSpriteQueryVariables = Exact<{
+  id: string | number;
+  columns?: number | null | undefined;
+}>;
+
+
+export type FrameSpriteQuery = { frameCollection: { id: string, sprite: { url: string, columns: number, rows: number, tileWidth: number, tileHeight: number, tiles: Array<{ index: number, x: number, y: number }> } } | null };
 
 export class TypedDocumentString<TResult, TVariables>
   extends String
@@ -140,6 +148,12 @@ export const CreateVideoUploadDocument = new TypedDocumentString(`
       fieldName
       expiresAt
     }
+    ... on UpstreamRateLimitedError {
+      retryAfterSeconds
+    }
+    ... on QuotaExceededError {
+      retryAfterSeconds
+    }
     ... on Error {
       message
       code
@@ -157,6 +171,12 @@ export const UploadVideoDocument = new TypedDocumentString(`
         uploadStatus
       }
     }
+    ... on UpstreamRateLimitedError {
+      retryAfterSeconds
+    }
+    ... on QuotaExceededError {
+      retryAfterSeconds
+    }
     ... on Error {
       message
       code
@@ -173,6 +193,12 @@ export const ImportVideoDocument = new TypedDocumentString(`
         id
         uploadStatus
       }
+    }
+    ... on UpstreamRateLimitedError {
+      retryAfterSeconds
+    }
+    ... on QuotaExceededError {
+      retryAfterSeconds
     }
     ... on Error {
       message
@@ -203,6 +229,12 @@ export const StartFrameExtractionDocument = new TypedDocumentString(`
     }
     ... on AssetNotReadyError {
       uploadStatus
+    }
+    ... on UpstreamRateLimitedError {
+      retryAfterSeconds
+    }
+    ... on QuotaExceededError {
+      retryAfterSeconds
     }
     ... on Error {
       message
@@ -235,7 +267,14 @@ export const FrameGridDocument = new TypedDocumentString(`
       large: url(width: 320, format: WEBP)
       full: url
     }
-    sprite(columns: 10, tileWidth: 160) {
+  }
+}
+    `) as unknown as TypedDocumentString<FrameGridQuery, FrameGridQueryVariables>;
+export const FrameSpriteDocument = new TypedDocumentString(`
+    query FrameSprite($id: ID!, $columns: Int = 10) {
+  frameCollection(id: $id) {
+    id
+    sprite(columns: $columns, tileWidth: 160) {
       url
       columns
       rows
@@ -249,4 +288,4 @@ export const FrameGridDocument = new TypedDocumentString(`
     }
   }
 }
-    `) as unknown as TypedDocumentString<FrameGridQuery, FrameGridQueryVariables>;
+    `) as unknown as TypedDocumentString<FrameSpriteQuery, FrameSpriteQueryVariables>;
