@@ -69,7 +69,6 @@ const EnvSchema = z.object({
   GRAPHIQL: z.enum(['true', 'false', '1', '0']).optional(),
   INTROSPECTION: z.enum(['true', 'false', '1', '0']).optional(),
   DEMO_PAGE: z.enum(['true', 'false', '1', '0']).optional(),
-  DEMO_PAGE: z.enum(['true', 'false', '1', '0']).optional(),
   PERSISTED_OPERATIONS_FILE: optionalString,
   PERSISTED_OPERATIONS_ONLY: z.enum(['true', 'false', '1', '0']).default('false'),
   GRAPHQL_MAX_DEPTH: int(10, 1),
@@ -290,7 +289,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     exposure: Object.freeze({
       graphiql: e.GRAPHIQL === undefined ? !e.MAVI_API_KEY : isTrue(e.GRAPHIQL),
       introspection: e.INTROSPECTION === undefined ? !e.MAVI_API_KEY : isTrue(e.INTROSPECTION),
-      demoPage: e.DEMO_PAGE === undefined ? !e.MAVI_API_KEY : isTrue(e.DEMO_PAGE),
       demoPage: e.DEMO_PAGE === undefined ? !e.MAVI_API_KEY : isTrue(e.DEMO_PAGE),
     }),
     persistedOperations: Object.freeze({ file: e.PERSISTED_OPERATIONS_FILE, only: isTrue(e.PERSISTED_OPERATIONS_ONLY) }),

@@ -10,7 +10,6 @@ import { createGatewayAuth } from './auth/gateway-auth.js';
 import { webhookPath, type Config } from './config.js';
 import { createContextFactory, type Context } from './context.js';
 import { createDemoPage, loadExampleTabs, type ExampleTab } from './http/demo-page.js';
-import { createDemoPage, loadExampleTabs, type ExampleTab } from './http/demo-page.js';
 import { trackConnections, useEndEventStreamsOn } from './http/drain.js';
 import { attachGraphQLWs } from './http/graphql-ws.js';
 import { createSubscriptionSharing, type SubscriptionSharingStats } from './http/subscription-sharing.js';
@@ -64,7 +63,6 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
   const auth = createGatewayAuth(config.auth);
   // Aborted when the drain begins: ends every SSE stream (see useEndEventStreamsOn).
   const drainSignal = new AbortController();
-  let exampleTabs: Promise<ExampleTab[]> | undefined;
   let exampleTabs: Promise<ExampleTab[]> | undefined;
   // Subscribers of the same operation, variables and tenant share one execution per event.
   const sharing = createSubscriptionSharing();
@@ -123,16 +121,6 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
     metrics: runtime.metrics.webhooks,
   });
   const metricsRoute = createMetricsRoute({ metrics: runtime.metrics, token: config.metricsToken });
-  const demoPage = config.exposure.demoPage
-    ? createDemoPage({
-        auth: config.auth.enabled,
-        graphiql: config.exposure.graphiql,
-        mediaOrigin: () => new URL(runtime.publicUrl).origin,
-        // Browsers upload straight to the upstream's signed URLs: the embedded engine, or memories.ai's storage.
-        uploadOrigins: [new URL(config.upstream.baseUrl).origin, 'https://storage.googleapis.com'],
-        logger,
-      })
-    : undefined;
   // Embedded mode: the engine's signed upload URLs point at this server (one port for browsers; see the module).
   const signedUploads = deps.engineUrl ? createSignedUploadProxy(deps.engineUrl, logger) : undefined;
   const demoPage = config.exposure.demoPage
@@ -164,7 +152,6 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
         subscriptions: sharing.stats.subscribers,
       });
     }
-    if (demoPage?.handles(pathname)) return demoPage.handle(req, res, pathname);
     if (demoPage?.handles(pathname)) return demoPage.handle(req, res, pathname);
     if (pathname === '/') {
       res.writeHead(302, { location: yoga.graphqlEndpoint });
