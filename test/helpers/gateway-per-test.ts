@@ -4,7 +4,7 @@
  */
 import { afterEach, beforeEach } from 'vitest';
 import type { GatewayDeps } from '../../src/server.js';
-import { startFakeUpstream, type FakeUpstream } from './fake-upstream.js';
+import { startFakeUpstream, type FakeUpstream, type FakeUpstreamOptions } from './fake-upstream.js';
 import { startTestGateway, TEST_WEBHOOK_SECRET, type TestGateway } from './gateway.js';
 
 export interface GatewayPerTest {
@@ -14,12 +14,15 @@ export interface GatewayPerTest {
   start(env?: Record<string, string>, deps?: GatewayDeps): Promise<TestGateway>;
 }
 
-/** `webhooks`: aim the fake upstream's callbacks at each gateway started (for tests whose tasks complete). */
-export function useGatewayPerTest(options: { webhooks: boolean }): GatewayPerTest {
+/**
+ * `webhooks`: aim the fake upstream's callbacks at each gateway started (for tests whose tasks complete);
+ * `fake`: options of the fake upstream (e.g. `frameImage` for frames with real pixels).
+ */
+export function useGatewayPerTest(options: { webhooks: boolean; fake?: FakeUpstreamOptions }): GatewayPerTest {
   let fake: FakeUpstream | undefined;
   let gateway: TestGateway | undefined;
   beforeEach(async () => {
-    fake = await startFakeUpstream({ rps: 0 });
+    fake = await startFakeUpstream({ rps: 0, ...options.fake });
   });
   afterEach(async () => {
     await gateway?.close();

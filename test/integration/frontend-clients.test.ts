@@ -1,21 +1,26 @@
 /**
  * docs/frontend.md's client code, run for real: Apollo Client 4 and urql 6 (test/fixtures/frontend/) against a
- * gateway on port 0 with auth on, over the fake upstream, HTTP for queries/mutations and graphql-ws for the
- * subscription. Each client uploads (GraphQL multipart), waits for the upload, extracts, follows the task to
- * SUCCEEDED while the fake's webhook completes it, reads the frames and fetches an image; token refusals (HTTP 401,
- * close 4401) are retried with a fresh token; error unions and the subscription's TASK_NOT_FOUND reach the page.
+ * gateway on port 0 with auth on, over the fake upstream (frames are real 640×360 JPEGs), HTTP for queries and
+ * mutations, graphql-ws for the subscription. For each client: GraphQL multipart upload and direct upload
+ * (createVideoUpload, then the file straight to uploadUrl), extract, follow the task to SUCCEEDED while the fake's
+ * webhook completes it, frames; renditions decoded from the served bytes at the srcset widths, the sprite tile a
+ * scrub-bar CSS offset shows, the animated preview; an expired signed URL refreshed through a network-only read;
+ * token refusals (HTTP 401, close 4401) retried once with a fresh token; error unions and TASK_NOT_FOUND.
  */
 import { SignJWT } from 'jose';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createFramesApolloClient } from '../fixtures/frontend/apollo.js';
 import * as apolloFlows from '../fixtures/frontend/apollo-flows.js';
 import type { TokenSource } from '../fixtures/frontend/auth.js';
 import type { FollowExtractionSubscription } from '../fixtures/frontend/gql/graphql.js';
+import { fetchMedia, frameImgHtml, frameSrcset, scrubTileStyle, urlExpiresAt } from '../fixtures/frontend/media.js';
 import { createFramesUrqlClient } from '../fixtures/frontend/urql.js';
 import * as urqlFlows from '../fixtures/frontend/urql-flows.js';
+import { FAKE_STORAGE_PREFIX } from '../helpers/fake-upstream.js';
 import { type TestGateway } from '../helpers/gateway.js';
 import { useGatewayPerTest } from '../helpers/gateway-per-test.js';
+import { colourOf, decode, meanColour, near, solidJpegs } from '../helpers/images.js';
 
 const SECRET = 'frontend-test-jwt-secret-0123456789abcdef';
 const FAKE_MP4 = Buffer.from('000000186674797069736f6d0000020069736f6d6d703431', 'hex');
@@ -59,6 +64,8 @@ interface Frontend {
   startExtraction(assetId: string): Promise<{ taskId: string } | { error: string }>;
   followExtraction(id: string, onUpdate: (task: Task) => void): Promise<Task>;
   loadFrames(collectionId: string): ReturnType<typeof apolloFlows.loadFrames>;
+  directUpload(file: File): Promise<{ assetId: string } | { error: string }>;
+  loadGrid(collectionId: string, fresh?: boolean): ReturnType<typeof apolloFlows.loadGrid>;
   dispose(): Promise<void>;
 }
 
@@ -73,6 +80,8 @@ const frontends: Record<'apollo' | 'urql', (options: Options) => Frontend> = {
       startExtraction: (assetId) => apolloFlows.startExtraction(client, assetId),
       followExtraction: (id, onUpdate) => apolloFlows.followExtraction(client, id, onUpdate),
       loadFrames: (id) => apolloFlows.loadFrames(client, id),
+      directUpload: (file) => apolloFlows.directUpload(client, file),
+      loadGrid: (id, fresh) => apolloFlows.loadGrid(client, id, fresh),
       async dispose() {
         client.stop();
         await wsClient.dispose();
@@ -87,12 +96,21 @@ const frontends: Record<'apollo' | 'urql', (options: Options) => Frontend> = {
       startExtraction: (assetId) => urqlFlows.startExtraction(client, assetId),
       followExtraction: (id, onUpdate) => urqlFlows.followExtraction(client, id, onUpdate),
       loadFrames: (id) => urqlFlows.loadFrames(client, id),
+      directUpload: (file) => urqlFlows.directUpload(client, file),
+      loadGrid: (id, fresh) => urqlFlows.loadGrid(client, id, fresh),
       dispose: async () => wsClient.dispose(),
     };
   },
 };
 
-const stack = useGatewayPerTest({ webhooks: true });
+const FRAME_W = 640;
+const FRAME_H = 360;
+let frameImages: Buffer[] = [];
+beforeAll(async () => {
+  frameImages = await solidJpegs(12, FRAME_W, FRAME_H);
+});
+
+const stack = useGatewayPerTest({ webhooks: true, fake: { frameImage: (n) => frameImages[n % frameImages.length]! } });
 let gw: TestGateway;
 const opened: Frontend[] = [];
 
@@ -124,12 +142,30 @@ async function uploadedAsset(frontend: Frontend): Promise<string> {
   return uploaded.assetId;
 }
 
+/** Extracts frames from the asset and lets the fake's webhook complete the task once the page follows it. */
+async function extracted(frontend: Frontend, assetId: string, frames: number): Promise<Task> {
+  const started = await frontend.startExtraction(assetId);
+  if (!('taskId' in started)) throw new Error(started.error);
+  let completed: Promise<unknown> | undefined;
+  const final = await frontend.followExtraction(started.taskId, (task) => {
+    if (task.status === 'PENDING') completed = stack.fake.completeTask(started.taskId, { frames });
+  });
+  await completed;
+  return final;
+}
+
+async function bytesOf(url: string): Promise<Buffer> {
+  const res = await fetch(url);
+  expect(res.status).toBe(200);
+  return Buffer.from(await res.arrayBuffer());
+}
+
 describe.each(['apollo', 'urql'] as const)('%s', (name) => {
   it('uploads, extracts, follows the task over graphql-ws to SUCCEEDED and reads the frames', async () => {
     const tokens = testTokens('acme');
     const frontend = open(name, tokens.source);
     const assetId = await uploadedAsset(frontend);
-    expect(stack.fake.callsTo('POST', '/upload')).toHaveLength(1);
+    expect(stack.fake.callsTo('POST', /^\/upload$/)).toHaveLength(1);
 
     const started = await frontend.startExtraction(assetId);
     if (!('taskId' in started)) throw new Error(started.error);
@@ -161,7 +197,7 @@ describe.each(['apollo', 'urql'] as const)('%s', (name) => {
     const frontend = open(name, tokens.source);
     const assetId = await uploadedAsset(frontend);
     expect(tokens.counts).toEqual({ issued: 2, invalidated: 1 });
-    expect(stack.fake.callsTo('POST', '/upload')).toHaveLength(1);
+    expect(stack.fake.callsTo('POST', /^\/upload$/)).toHaveLength(1);
     const started = await frontend.startExtraction(assetId);
     if (!('taskId' in started)) throw new Error(started.error);
 
@@ -186,9 +222,85 @@ describe.each(['apollo', 'urql'] as const)('%s', (name) => {
     expect(await frontend.startExtraction('not-an-asset')).toEqual({ error: expect.stringMatching(/re_/) });
     expect(stack.fake.calls).toHaveLength(0);
 
-    const error = await frontend.followExtraction('0123456789abcdef0123456789abcdef', () => {}).catch((e: unknown) => e);
-    expect(JSON.stringify((error as { errors?: unknown; graphQLErrors?: unknown }).errors ?? (error as { graphQLErrors?: unknown }).graphQLErrors)).toContain(
-      'TASK_NOT_FOUND',
-    );
+    const error = (await frontend.followExtraction('0123456789abcdef0123456789abcdef', () => {}).catch((e: unknown) => e)) as {
+      errors?: { extensions?: Record<string, unknown> }[]; // Apollo: CombinedGraphQLErrors
+      graphQLErrors?: { extensions?: Record<string, unknown> }[]; // urql: CombinedError
+    };
+    expect((error.errors ?? error.graphQLErrors)?.[0]?.extensions?.['code']).toBe('TASK_NOT_FOUND');
+  });
+
+  it('uploads directly: a ticket from the gateway, then the file straight to uploadUrl with no token', async () => {
+    const frontend = open(name, testTokens('acme').source);
+    const uploaded = await frontend.directUpload(clip());
+    if (!('assetId' in uploaded)) throw new Error(uploaded.error);
+    const sent = stack.fake.calls.filter((c) => c.method === 'POST' && c.path.startsWith(FAKE_STORAGE_PREFIX));
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toMatchObject({ status: 200, authorization: null, id: uploaded.assetId });
+    expect(stack.fake.callsTo('POST', /^\/upload$/)).toHaveLength(0); // the bytes did not pass through the gateway
+    expect(stack.fake.callsTo('POST', '/upload/signed-url')).toHaveLength(1);
+    expect(await frontend.waitForUpload(uploaded.assetId)).toBe('SUCCESS');
+    expect((await extracted(frontend, uploaded.assetId, 2)).status).toBe('SUCCEEDED');
+  });
+
+  it('shows renditions in <img srcset>, a sprite tile for the scrub bar and the animated preview', async () => {
+    const frontend = open(name, testTokens('acme').source);
+    const asset = await frontend.directUpload(clip());
+    if (!('assetId' in asset)) throw new Error(asset.error);
+    await frontend.waitForUpload(asset.assetId);
+    const task = await extracted(frontend, asset.assetId, 12);
+    const grid = (await frontend.loadGrid(task.collectionId!))!;
+    expect(grid.frames).toHaveLength(12);
+
+    const frame = grid.frames[4]!;
+    expect(frameSrcset(frame)).toBe(`${frame.w160} 160w, ${frame.w320} 320w, ${frame.w640} 640w`);
+    expect(frameImgHtml(frame)).toContain(`sizes="(min-width: 960px) 240px, 33vw"`);
+    for (const [url, width] of [[frame.w160, 160], [frame.w320, 320], [frame.w640, 640]] as const) {
+      const image = await decode(await bytesOf(url));
+      expect(image).toMatchObject({ format: 'webp', width, height: (width * FRAME_H) / FRAME_W });
+    }
+    expect(await decode(await bytesOf(frame.original))).toMatchObject({ format: 'jpeg', width: FRAME_W, height: FRAME_H });
+
+    // 12 frames, 10 columns: 2 rows. The pointer at 95 % of the bar is over frame 11, the second tile of row 2.
+    const { sprite } = grid;
+    expect(sprite).toMatchObject({ columns: 10, rows: 2, tileWidth: 160, tileHeight: 90 });
+    const scrub = scrubTileStyle(sprite, 0.95);
+    expect(scrub.index).toBe(11);
+    expect(scrub.css).toMatchObject({ width: '160px', height: '90px', 'background-position': '-160px -90px' });
+    const sheet = await bytesOf(sprite.url);
+    expect(await decode(sheet)).toMatchObject({ width: 1600, height: 180 });
+    // What the CSS offset shows is frame 11's picture.
+    const shown = await meanColour(sheet, { left: 160 + 20, top: 90 + 20, width: 120, height: 50 });
+    expect(near(shown, colourOf(11))).toBe(true);
+
+    expect(await decode(await bytesOf(grid.preview))).toMatchObject({ format: 'webp', pages: 12, width: 320 });
+  });
+
+  it('gets a fresh URL when a signed media URL has expired (403 "expired"), skipping the cached one', async () => {
+    let clock = Date.now();
+    gw = await stack.start({ AUTH_JWT_SECRET: SECRET, MEDIA_URL_TTL_SECONDS: '60' }, { now: () => clock });
+    const frontend = open(name, testTokens('acme').source);
+    const asset = await frontend.directUpload(clip());
+    if (!('assetId' in asset)) throw new Error(asset.error);
+    await frontend.waitForUpload(asset.assetId);
+    const task = await extracted(frontend, asset.assetId, 3);
+    const stale = (await frontend.loadGrid(task.collectionId!))!.frames[1]!.w160;
+    expect(urlExpiresAt(stale).getTime()).toBeGreaterThan(clock);
+
+    clock = urlExpiresAt(stale).getTime() + 1000;
+    const refused = await fetch(stale);
+    expect(refused.status).toBe(403);
+    expect(await refused.json()).toMatchObject({ error: 'expired' });
+    // The cache still holds the old URL; only a network-only read mints a new one.
+    expect((await frontend.loadGrid(task.collectionId!))!.frames[1]!.w160).toBe(stale);
+    const refreshed: string[] = [];
+    const res = await fetchMedia(stale, async () => {
+      const url = (await frontend.loadGrid(task.collectionId!, true))!.frames[1]!.w160;
+      refreshed.push(url);
+      return url;
+    });
+    expect(res.status).toBe(200);
+    expect(await decode(Buffer.from(await res.arrayBuffer()))).toMatchObject({ format: 'webp', width: 160 });
+    expect(refreshed).toHaveLength(1);
+    expect(urlExpiresAt(refreshed[0]!).getTime()).toBeGreaterThan(clock);
   });
 });
