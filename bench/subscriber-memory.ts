@@ -9,6 +9,9 @@
  * (`npm run build` first). tsx compiles with esbuild's keepNames, which gives every named function its own property
  * dictionary (~300 B): per-subscription closures cost more under tsx than in production.
  *
+ * The goal (issue 12): ≤ 20 KB of RSS per idle subscriber, judged from before to 2N (to N with `--snapshots`: writing
+ * the snapshot at N moves the RSS of the step after it); the verdict line says whether it was met.
+ *
  * `--snapshots` also writes a V8 heap snapshot at N and at 2N (into `--snapshot-dir`, default a temporary one) and
  * prints the objects allocated between them and still live, by class, per subscriber, with the chains that hold
  * them. `--env` passes variables to the gateway (`--env OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318`: tracing).
@@ -40,6 +43,8 @@ const WARMUP = 200;
 const TOP_CLASSES = 25;
 const EXPLAINED = 12;
 const BENCH_TENANT = 'bench';
+/** Issue 12's goal: RSS per idle subscriber. */
+const RSS_PER_SUBSCRIBER_GOAL_KB = 20;
 
 const { values } = parseArgs({
   options: {
@@ -158,6 +163,21 @@ function spaceGrowth(before: GatewayMemory, after: GatewayMemory): string {
   return `heap committed per subscriber by space: ${grown.map(([space, bytes]) => `${space} ${kb(bytes)}`).join(', ') || 'no change'}`;
 }
 
+/** RSS per subscriber against the goal, over every subscriber (the first N only when a snapshot was written at N). */
+function goalVerdict(points: [string, GatewayMemory][]): { line: string; ok: boolean } {
+  const [, before] = points[0]!;
+  const upTo = values.snapshots ? 1 : points.length - 1;
+  const [label, after] = points[upTo]!;
+  const subscribers = upTo * N;
+  const perSubscriber = (after.rss - before.rss) / subscribers;
+  const ok = perSubscriber <= RSS_PER_SUBSCRIBER_GOAL_KB * 1024;
+  const heap = kb((after.heapUsed - before.heapUsed) / subscribers);
+  return {
+    ok,
+    line: `RSS per idle subscriber, before → ${label}: ${kb(perSubscriber)} (heap used ${heap}); goal ≤ ${RSS_PER_SUBSCRIBER_GOAL_KB} KB: ${ok ? 'yes' : 'NO'}`,
+  };
+}
+
 async function compareSnapshots(fileA: string, fileB: string): Promise<string> {
   progress('reading the heap snapshots');
   const grown = newObjects(await readHeapSnapshot(fileA), await readHeapSnapshot(fileB), { top: TOP_CLASSES, explained: EXPLAINED, depth: 6 });
@@ -197,6 +217,9 @@ async function main(): Promise<void> {
     const envNote = Object.keys(extraEnv).length > 0 ? `, gateway env ${Object.keys(extraEnv).join(', ')}` : '';
     console.log(`frames gateway subscriber memory: node ${process.version}, ${runtime}, ${N} + ${N} idle graphql-ws subscribers (${PER_TASK} per task, Redis)${envNote}\n`);
     console.log(memoryTable(points));
+    const verdict = goalVerdict(points);
+    console.log(`\n${verdict.line}`);
+    if (!verdict.ok) process.exitCode = 1;
     if (snapshots.length === 2) {
       console.log('\n(writing the snapshot at N moves the RSS of the step after it)\n');
       console.log(await compareSnapshots(snapshots[0]!, snapshots[1]!));
