@@ -53,6 +53,7 @@ export async function receiveFile(req: IncomingMessage, options: { tmpDir: strin
   let received: ReceivedFile | null = null;
   let writing: Promise<void> | null = null;
   let active: BusboyFileStream | null = null;
+  let writeFailed: unknown;
   const outcome = await new Promise<'ok' | 'too-large' | Error>((resolve) => {
     let otherBytes = 0;
     const stop = (result: 'too-large' | Error) => {
@@ -77,7 +78,11 @@ export async function receiveFile(req: IncomingMessage, options: { tmpDir: strin
       stream.on('data', (chunk: Buffer) => (file.size += chunk.length));
       stream.on('limit', () => stop('too-large'));
       writing = pipeline(stream, createWriteStream(tmpPath, { flags: 'wx' }));
-      writing.catch((error: unknown) => stop(error instanceof Error ? error : new Error(String(error))));
+      writing.catch((error: unknown) => {
+        // Our own disk failing is not the client's fault (500), unless the write was ended by stop() itself.
+        writeFailed ??= error;
+        stop(error instanceof Error ? error : new Error(String(error)));
+      });
     });
     parser.on('field', (name: string, value: string) => countOther(name.length + value.length));
     parser.on('partsLimit', () => stop('too-large'));
@@ -97,10 +102,10 @@ export async function receiveFile(req: IncomingMessage, options: { tmpDir: strin
   await Promise.resolve(writing).catch(() => undefined);
   await rm(tmpPath, { force: true });
   if (outcome === 'too-large') throw await tooLarge(req, maxFileBytes);
-  if (outcome instanceof Error) {
-    if (req.destroyed) throw outcome; // the client went away: nobody to answer
-    throw new EngineHttpError(400, `Malformed multipart body: ${outcome.message}`);
-  }
+  // A file-system errno (ENOSPC, EACCES, …), not a stream ended by stop() (ERR_STREAM_PREMATURE_CLOSE): ours, a 500.
+  if (/^E[A-Z]+$/.test(String((writeFailed as NodeJS.ErrnoException | undefined)?.code))) throw writeFailed;
+  // (When the client went away mid-body this reply goes nowhere, which is harmless.)
+  if (outcome instanceof Error) throw new EngineHttpError(400, `Malformed multipart body: ${outcome.message}`);
   throw new EngineHttpError(400, 'Missing "file" part in multipart body');
 }
 

@@ -29,6 +29,8 @@ interface RunningTarget {
   apiKey: string;
   /** A `re_` video asset whose upload status is SUCCESS. */
   seedVideoAsset(): Promise<string>;
+  /** Bytes of a video the target accepts as SUCCESS (the engine probes them). */
+  videoBytes(): Promise<Uint8Array>;
   /** Fake: has the fake deliver the success callback. Engine: nothing, it calls back by itself. */
   finishTask(taskId: string): Promise<void>;
   webhook: WebhookReceiver;
@@ -103,6 +105,7 @@ function fakeTarget(successCode: 200 | '0000'): Target {
         baseUrl: fake.url,
         apiKey: API_KEY,
         seedVideoAsset: async () => fake.addAsset({ filename: 'clip.mp4' }),
+        videoBytes: async () => new TextEncoder().encode('not probed by the fake'),
         async finishTask(taskId) {
           const { status } = await fake.completeTask(taskId, { frames: 3, shuffle: true });
           expect(status).toBe(200);
@@ -135,11 +138,13 @@ const engineTarget: Target = {
       logger: { info: () => {}, warn: console.warn, error: console.error },
     });
     let video: Promise<string> | undefined;
+    const videoFile = () => (video ??= generateVideo({ dir: videoDir, seconds: 3, width: 160, height: 120 }));
     return {
       baseUrl: engine.url,
       apiKey: API_KEY,
+      videoBytes: async () => new Uint8Array(await readFile(await videoFile())),
       async seedVideoAsset() {
-        const file = await (video ??= generateVideo({ dir: videoDir, seconds: 3, width: 160, height: 120 }));
+        const file = await videoFile();
         const form = new FormData();
         form.append('file', new Blob([new Uint8Array(await readFile(file))], { type: 'video/mp4' }), basename(file));
         const uploaded = await request(engine.url, 'POST', '/upload', { body: form });
@@ -416,6 +421,91 @@ describe.each<Target>([fakeTarget(200), fakeTarget('0000'), engineTarget])('v2 c
     });
   });
 
+  describe('upload through a signed URL', () => {
+    const signedUrl = async (filename = 'direct.mp4') => {
+      const reply = await api('POST', '/upload/signed-url', { json: { original_filename: filename } });
+      expectSuccessEnvelope(reply);
+      return reply.json.data as { asset_id: string; signed_url: string; expires_in: number };
+    };
+    const postFile = async (url: string, bytes: Uint8Array, init: { headers?: Record<string, string> } = {}) => {
+      const form = new FormData();
+      form.append('file', new Blob([new Uint8Array(bytes)], { type: 'video/mp4' }), 'whatever.mp4');
+      const res = await fetch(url, { method: 'POST', body: form, headers: init.headers ?? {} });
+      const bytesBack = Buffer.from(await res.arrayBuffer());
+      const isJson = /^application\/json/i.test(res.headers.get('content-type') ?? '');
+      return { status: res.status, headers: res.headers, bytes: bytesBack, json: isJson ? JSON.parse(bytesBack.toString('utf8')) : undefined } as Reply;
+    };
+    /** Metadata read in turn until the upload reaches a final state. */
+    const settledStatus = async (assetId: string): Promise<string> => {
+      for (let attempt = 0; attempt < 10_000; attempt++) {
+        const status: unknown = (await api('GET', `/${assetId}/metadata`)).json?.data?.resource?.[0]?.upload_status;
+        if (status === 'SUCCESS' || status === 'FAILED') return status;
+      }
+      throw new Error(`upload ${assetId} never settled`);
+    };
+
+    it('needs the key, and an original_filename with an extension', async () => {
+      expectErrorEnvelope(await api('POST', '/upload/signed-url', { auth: null, json: { original_filename: 'a.mp4' } }), 401);
+      expectErrorEnvelope(await api('POST', '/upload/signed-url', { json: {} }), 400);
+      expectErrorEnvelope(await api('POST', '/upload/signed-url', { json: { original_filename: 'noextension' } }), 400);
+    });
+
+    it('answers {asset_id, signed_url, expires_in: 93600}; the asset is WAITING until its file arrives', async () => {
+      const data = await signedUrl('direct.mp4');
+      expect(data).toEqual({ asset_id: expect.stringMatching(/^re_\d{18}$/), signed_url: expect.stringMatching(/^https?:\/\//), expires_in: 93_600 });
+      expect(data.signed_url).not.toContain(API_KEY);
+      const meta = await api('GET', `/${data.asset_id}/metadata`);
+      expectSuccessEnvelope(meta);
+      expect(meta.json.data.resource[0]).toMatchObject({ asset_id: data.asset_id, original_filename: 'direct.mp4', upload_status: 'WAITING' });
+    });
+
+    it('takes one multipart POST with part "file" and no key, with CORS; metadata then reaches SUCCESS and it extracts', async () => {
+      const data = await signedUrl('direct.mp4');
+      const preflight = await fetch(data.signed_url, {
+        method: 'OPTIONS',
+        headers: { origin: 'http://app.example', 'access-control-request-method': 'POST' },
+      });
+      expect(preflight.status).toBeLessThan(300);
+      expect(preflight.headers.get('access-control-allow-origin')).toBe('*');
+      expect(preflight.headers.get('access-control-allow-methods')).toMatch(/POST/);
+
+      const uploaded = await postFile(data.signed_url, await running.videoBytes(), { headers: { origin: 'http://app.example' } });
+      expect(uploaded.status).toBe(200);
+      expect(uploaded.headers.get('access-control-allow-origin')).toBe('*');
+      expect(await settledStatus(data.asset_id)).toBe('SUCCESS');
+      const entry = (await api('GET', `/${data.asset_id}/metadata`)).json.data.resource[0];
+      expectStringResource(entry);
+      expect(entry).toMatchObject({ asset_id: data.asset_id, extension: 'mp4', original_filename: 'direct.mp4' });
+      expect(Number(entry.file_size)).toBe((await running.videoBytes()).length);
+      const extract = await api('POST', '/video/extract-frames', { json: { asset_id: data.asset_id } });
+      expectSuccessEnvelope(extract);
+      await running.finishTask(extract.json.data.task_id as string);
+      await running.webhook.nextFor(extract.json.data.task_id as string);
+    });
+
+    it('refuses a second upload (409), a forged signature (403) and a missing file part (400), storing nothing', async () => {
+      const data = await signedUrl('once.mp4');
+      const forged = new URL(data.signed_url);
+      forged.searchParams.set('signature', `${forged.searchParams.get('signature')!.slice(0, -2)}AA`);
+      expectErrorEnvelope(await postFile(forged.toString(), new Uint8Array([1, 2, 3])), 403);
+      const otherAsset = new URL(data.signed_url.replace(data.asset_id, UNKNOWN_IDS[0]!));
+      expectErrorEnvelope(await postFile(otherAsset.toString(), new Uint8Array([1, 2, 3])), 403);
+      expect((await api('GET', `/${data.asset_id}/metadata`)).json.data.resource[0].upload_status).toBe('WAITING');
+
+      const noFile = new FormData();
+      noFile.append('other', 'value');
+      const missing = await fetch(data.signed_url, { method: 'POST', body: noFile });
+      expect(missing.status).toBe(400);
+
+      const bytes = await running.videoBytes();
+      expect((await postFile(data.signed_url, bytes)).status).toBe(200);
+      expectErrorEnvelope(await postFile(data.signed_url, new Uint8Array([9, 9, 9])), 409);
+      await settledStatus(data.asset_id);
+      const download = await api('GET', `/${data.asset_id}/download`);
+      expect(download.bytes.equals(Buffer.from(bytes))).toBe(true);
+    });
+  });
+
   describe('envelope', () => {
     it('types code as int 200 or string "0000" on success and as the int HTTP status on errors', async () => {
       const ok = await api('GET', `/${await seededAsset()}/metadata`);
@@ -430,5 +520,32 @@ describe.each<Target>([fakeTarget(200), fakeTarget('0000'), engineTarget])('v2 c
       const bad = await api('GET', `/${UNKNOWN_IDS[0]}/metadata`);
       expect(bad.json).toEqual({ code: 400, msg: expect.any(String), data: null, success: false, failed: true });
     });
+  });
+});
+
+// §11: "Upload via signed URL" is one of the account's 1 QPS calls, although it carries no key. The engine applies its
+// own limiter the same way (ENGINE_RPS, off by default); checked on the fake, whose clock the test holds.
+describe('fake upstream: a signed upload counts against the account rate limit', () => {
+  it('answers 429 to an upload in the same second as the signed-url call, and takes it a second later', async () => {
+    let now = 1_766_989_317_192;
+    const fake = await startFakeUpstream({ apiKey: API_KEY, rps: 1, now: () => now });
+    try {
+      const signed = await request(fake.url, 'POST', '/upload/signed-url', { json: { original_filename: 'paced.mp4' } });
+      expectSuccessEnvelope(signed);
+      const send = async () => {
+        const form = new FormData();
+        form.append('file', new Blob([new Uint8Array([1, 2, 3])]), 'paced.mp4');
+        return (await fetch(signed.json.data.signed_url as string, { method: 'POST', body: form })).status;
+      };
+      expect(await send()).toBe(429);
+      now += 1000;
+      expect(await send()).toBe(200);
+      expect(fake.callsTo('POST', '/_storage/').map((c) => [c.status, c.authorization])).toEqual([
+        [429, null],
+        [200, null],
+      ]);
+    } finally {
+      await fake.close();
+    }
   });
 });

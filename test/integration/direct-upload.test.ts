@@ -5,7 +5,7 @@
  * URL then pointing at the gateway's own port (the embedded-mode proxy).
  */
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SignJWT } from 'jose';
@@ -188,5 +188,82 @@ describe('createVideoUpload over the embedded engine (npm start: one port)', () 
     do last = await sub.events.next();
     while (last.data!.frameExtractionTask.status === 'PENDING');
     expect(last.data!.frameExtractionTask).toEqual({ status: 'SUCCEEDED', frameCount: 3 });
+  });
+});
+
+describe('the engine signed upload target', () => {
+  const engineIn = async (dir: string, options: Partial<Parameters<typeof createEngine>[0]> = {}) => {
+    const engine = await createEngine({ apiKey: TEST_API_KEY, dataDir: path.join(dir, 'data'), logger: { info() {}, warn() {}, error() {} }, ...options });
+    disposers.push(engine.stop);
+    return engine;
+  };
+  const tempDir = async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'signed-target-'));
+    disposers.push(() => rm(dir, { recursive: true, force: true }));
+    return dir;
+  };
+  const signedUrl = async (engineUrl: string, filename = 'clip.mp4') => {
+    const res = await fetch(`${engineUrl}/upload/signed-url`, {
+      method: 'POST',
+      headers: { authorization: TEST_API_KEY, 'content-type': 'application/json' },
+      body: JSON.stringify({ original_filename: filename }),
+    });
+    return ((await res.json()) as { data: { asset_id: string; signed_url: string; expires_in: number } }).data;
+  };
+  const status = async (engineUrl: string, id: string) =>
+    ((await (await fetch(`${engineUrl}/${id}/metadata`, { headers: { authorization: TEST_API_KEY } })).json()) as any).data.resource[0];
+  const ticketOf = (uploadUrl: string) => ({ uploadUrl, method: 'POST', fieldName: 'file' });
+
+  it('refuses an expired URL with 403 and keeps the asset WAITING', async () => {
+    const engine = await engineIn(await tempDir(), { signedUploadTtlSeconds: 0 });
+    const data = await signedUrl(engine.url);
+    expect(data.expires_in).toBe(0);
+    const refused = await browserUpload(ticketOf(data.signed_url), new Uint8Array([1, 2, 3]), 'clip.mp4');
+    expect(refused).toMatchObject({ status: 403, cors: '*', body: { code: 403, msg: expect.stringMatching(/expired/) } });
+    expect((await status(engine.url, data.asset_id)).upload_status).toBe('WAITING');
+  });
+
+  it('answers 413 over the upload limit and stores nothing; the URL stays usable', async () => {
+    const dir = await tempDir();
+    const engine = await engineIn(dir, { maxUploadBytes: 1000 });
+    const data = await signedUrl(engine.url);
+    const refused = await browserUpload(ticketOf(data.signed_url), new Uint8Array(5000), 'clip.mp4');
+    expect(refused).toMatchObject({ status: 413, body: { msg: expect.stringMatching(/limit/) } });
+    expect(await readdir(path.join(dir, 'data', 'assets'))).toEqual([]);
+    expect(await readdir(path.join(dir, 'data', 'tmp'))).toEqual([]);
+    expect((await browserUpload(ticketOf(data.signed_url), new Uint8Array(500).fill(7), 'clip.mp4')).status).toBe(200);
+  });
+
+  it('keeps a waiting asset and its URL across a restart (the key is derived, not random)', async () => {
+    const dir = await tempDir();
+    const clip = await readFile(await generateVideo({ dir, seconds: 2 }));
+    const first = await engineIn(dir);
+    const data = await signedUrl(first.url);
+    await first.stop();
+    const second = await engineIn(dir);
+    expect((await status(second.url, data.asset_id)).upload_status).toBe('WAITING');
+    const moved = data.signed_url.replace(first.url, second.url);
+    expect((await browserUpload(ticketOf(moved), clip, 'x.mp4')).status).toBe(200);
+    await second.idle();
+    expect(await status(second.url, data.asset_id)).toMatchObject({ upload_status: 'SUCCESS', file_size: String(clip.length) });
+  });
+
+  it('through the gateway, only the signed upload path reaches the engine', async () => {
+    const engine = await engineIn(await tempDir());
+    const gw = await startTestGateway({ upstreamUrl: engine.url, deps: { engineUrl: engine.url } });
+    disposers.push(gw.close);
+    const keyed = await fetch(`${gw.url}/upload/signed-url`, {
+      method: 'POST',
+      headers: { authorization: TEST_API_KEY, 'content-type': 'application/json' },
+      body: JSON.stringify({ original_filename: 'a.mp4' }),
+    });
+    expect(keyed.status).toBe(404);
+    const preflight = await fetch(`${gw.url}/upload/signed/re_100000000000000001?expires=1&signature=x`, {
+      method: 'OPTIONS',
+      headers: { origin: 'http://app.example', 'access-control-request-method': 'POST' },
+    });
+    expect([preflight.status, preflight.headers.get('access-control-allow-origin')]).toEqual([204, '*']);
+    const forged = await browserUpload(ticketOf(`${gw.url}/upload/signed/re_100000000000000001?expires=9999999999&signature=x`), new Uint8Array([1]), 'a.mp4');
+    expect(forged).toMatchObject({ status: 403, cors: '*', body: { msg: expect.stringMatching(/signature/i) } });
   });
 });
