@@ -27,8 +27,15 @@ type Sprite = NonNullable<FrameSpriteQuery['frameCollection']>['sprite'];
 
 /** Rendition widths in the grid's srcset; the grid lays tiles out at the smaller one (CSS px). */
 const GRID_WIDTH = 160;
-/** Sprite images are at most 8192 px a side: 51 tiles of 160 px per row or column. */
-const SPRITE_MAX_TILES_PER_SIDE = 51;
+/**
+ * FrameCollection.sprite's bounds (else INVALID_ARGUMENT): at most 8192 px a side, and frameCount × tileWidth² at most
+ * 20,000,000 (so 160 px tiles up to 781 frames; 120 px up to the 1000 frames one page lists).
+ */
+const SPRITE_MAX_SIDE = 8192;
+const spriteLayout = (frameCount: number) => {
+  const tileWidth = frameCount > 500 ? 120 : 160;
+  return { tileWidth, columns: Math.max(10, Math.ceil(frameCount / Math.floor(SPRITE_MAX_SIDE / tileWidth))) };
+};
 const UPLOAD_POLL_MS = 500;
 const UPLOAD_POLL_LIMIT = 240;
 
@@ -200,8 +207,7 @@ async function showFrames(collectionId: string) {
   $('result-panel').hidden = false;
   $('result-title').textContent = `3. Frames (${frameCollection.frameCount})`;
   // The sprite is a separate request: the grid is useful without it, so a sprite error only hides the scrubber.
-  const columns = Math.max(10, Math.ceil(frameCollection.frameCount / SPRITE_MAX_TILES_PER_SIDE));
-  request(FrameSpriteDocument, { id: collectionId, columns }).then(
+  request(FrameSpriteDocument, { id: collectionId, ...spriteLayout(frameCollection.frameCount) }).then(
     ({ frameCollection: withSprite }) => withSprite && renderScrubber(withSprite.sprite),
     (error: unknown) => console.warn('sprite unavailable', error),
   );

@@ -110,6 +110,7 @@ export type FrameGridQuery = { frameCollection: { id: string, frameCount: number
 export type FrameSpriteQueryVariables = Exact<{
   id: string | number;
   columns?: number | null | undefined;
+  tileWidth?: number | null | undefined;
 }>;
 
 
@@ -271,10 +272,10 @@ export const FrameGridDocument = new TypedDocumentString(`
 }
     `) as unknown as TypedDocumentString<FrameGridQuery, FrameGridQueryVariables>;
 export const FrameSpriteDocument = new TypedDocumentString(`
-    query FrameSprite($id: ID!, $columns: Int = 10) {
+    query FrameSprite($id: ID!, $columns: Int = 10, $tileWidth: Int = 160) {
   frameCollection(id: $id) {
     id
-    sprite(columns: $columns, tileWidth: 160) {
+    sprite(columns: $columns, tileWidth: $tileWidth) {
       url
       columns
       rows
