@@ -124,7 +124,9 @@ export function createMediaService(options: MediaServiceOptions): MediaService {
       cache,
       limits: zipLimits,
     });
-    if (!result.matched) {
+    if (result.matched) {
+      frameLists.set(collectionId, sortedByIndex([...result.frames.values()]).map((entry) => entry.key));
+    } else {
       unmatched.set(collectionId, true);
       logger?.warn?.('media: collection zip not mapped with certainty; per-frame downloads', {
         collectionId,
@@ -158,11 +160,7 @@ export function createMediaService(options: MediaServiceOptions): MediaService {
     if (!load || load.frames.size === 0) {
       throw new UpstreamError('NOT_FOUND', `no frames could be mapped from the zip of ${collectionId}`);
     }
-    const byIndex = [...load.frames.values()].sort(
-      (a, b) => (frameIndexOf(a.key) ?? 0) - (frameIndexOf(b.key) ?? 0),
-    );
-    frameLists.set(collectionId, byIndex.map((entry) => entry.key));
-    return byIndex;
+    return sortedByIndex([...load.frames.values()]);
   }
 
   /**
@@ -329,6 +327,10 @@ export function createMediaService(options: MediaServiceOptions): MediaService {
       aborter.abort();
     },
   };
+}
+
+function sortedByIndex(entries: CacheEntry[]): CacheEntry[] {
+  return entries.sort((a, b) => (frameIndexOf(a.key) ?? 0) - (frameIndexOf(b.key) ?? 0));
 }
 
 function passthrough(file: DownloadedFile, defaultType: string): MediaBody {

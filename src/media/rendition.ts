@@ -130,9 +130,10 @@ export function createImageService(options: ImageServiceOptions): ImageService {
   }
 
   return {
-    async get(id, variant) {
+    get(id, variant) {
       const key = variantCacheKey(id, variant);
-      return (await cache.get(key)) ?? coalesce(renders, key, () => render(id, variant, key));
+      // In the map from the first call on (the cache lookup included), so an evict issued after this call waits.
+      return coalesce(renders, key, async () => (await cache.get(key)) ?? render(id, variant, key));
     },
     isCached: (id, variant) => cache.has(variantCacheKey(id, variant)),
     frameSize(frameId) {

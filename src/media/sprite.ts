@@ -1,11 +1,14 @@
 /**
  * Collection-wide images made with sharp: a sprite (contact sheet / scrub-bar image, tiles in index order, row by
- * row) and a preview (animated WebP or GIF, one page per frame). Both resize every frame to one tile / page size,
- * then let libvips join them (`join.across` for the grid, `join.animated` for the pages), which builds the result
- * in one pass instead of compositing hundreds of overlays.
+ * row) and a preview (animated WebP or GIF, one page per frame). Each frame is resized (cover) to the tile / page
+ * size as raw RGB through the shared queue; the tiles are then copied into one raw canvas (a sprite) or stacked
+ * into one tall raw image with `pageHeight` (a preview), and encoded once.
  *
- * Intermediate tiles are uncompressed PNG buffers: sharp's `join` takes encoded images only (raw buffers are
- * refused), and level 0 costs the least CPU per tile.
+ * Measured on this 2-core machine under load, 500 tiles of 32×18 (test/unit/media/rendition-sprite.test.ts sizes):
+ * sharp's `join: { across }` over PNG-encoded tiles took ~1 s for the join alone (it takes encoded images only;
+ * raw buffers are refused), and `composite` with 500 overlays is slower still; copying the raw rows in JS took 6 ms
+ * and encoding the canvas 4 ms. The canvas costs width × height × 3 bytes of memory, which the sprite and preview
+ * bounds in variants.ts keep to ~120 MB at worst.
  */
 import sharp from 'sharp';
 import type { CacheEntry } from './disk-cache.js';
@@ -20,7 +23,9 @@ export interface RenderDeps {
   concurrency: number;
 }
 
-/** The sprite of `frames` (index order), each resized (cover) to the layout's tile. */
+const CHANNELS = 3;
+
+/** The sprite of `frames` (index order), each resized (cover) to the layout's tile; a short last row is black. */
 export async function renderSprite(
   frames: readonly CacheEntry[],
   size: ImageSize,
@@ -29,10 +34,20 @@ export async function renderSprite(
 ): Promise<Rendered> {
   const columns = Math.min(variant.columns, frames.length);
   const layout = spriteLayout({ ...variant, columns }, frames.length, size);
-  const tiles = await resizeAll(frames, layout.tileWidth, layout.tileHeight, deps);
+  const { tileWidth, tileHeight, width, height } = layout;
+  const tiles = await resizeAll(frames, tileWidth, tileHeight, deps);
+  const canvas = Buffer.alloc(width * height * CHANNELS);
+  const rowBytes = tileWidth * CHANNELS;
+  tiles.forEach((tile, k) => {
+    const left = (k % columns) * tileWidth;
+    const top = Math.floor(k / columns) * tileHeight;
+    for (let row = 0; row < tileHeight; row += 1) {
+      tile.copy(canvas, ((top + row) * width + left) * CHANNELS, row * rowBytes, (row + 1) * rowBytes);
+    }
+  });
   const format = variant.format === 'original' ? formatOfSource(frames[0]?.contentType ?? '') : variant.format;
   return deps.run(async () => {
-    const sheet = sharp(tiles, { join: { across: columns, background: '#000000' }, limitInputPixels: false });
+    const sheet = sharp(canvas, { raw: { width, height, channels: CHANNELS }, limitInputPixels: false });
     const { data, info } = await encode(sheet, format, null).toBuffer({ resolveWithObject: true });
     return { data, format: info.format };
   });
@@ -45,17 +60,19 @@ export async function renderPreview(
   variant: PreviewVariant,
   deps: RenderDeps,
 ): Promise<Rendered> {
-  const pages = await resizeAll(frames, variant.width, scaledHeight(variant.width, size), deps);
-  const delay = pages.map(() => variant.delayMs);
+  const pageHeight = scaledHeight(variant.width, size);
+  const pages = Buffer.concat(await resizeAll(frames, variant.width, pageHeight, deps));
+  const delay = frames.map(() => variant.delayMs);
   return deps.run(async () => {
-    const animation = sharp(pages, { join: { animated: true }, limitInputPixels: false });
+    const raw = { width: variant.width, height: pageHeight * frames.length, channels: CHANNELS, pageHeight } as const;
+    const animation = sharp(pages, { raw, limitInputPixels: false });
     const encoded = variant.format === 'gif' ? animation.gif({ delay, loop: 0 }) : animation.webp({ delay, loop: 0, quality: 80 });
     const { data, info } = await encoded.toBuffer({ resolveWithObject: true });
     return { data, format: info.format };
   });
 }
 
-/** Every frame resized (cover) to width × height, at most `deps.concurrency` queued at once, order kept. */
+/** Every frame resized (cover) to width × height raw sRGB, at most `deps.concurrency` queued at once, order kept. */
 async function resizeAll(frames: readonly CacheEntry[], width: number, height: number, deps: RenderDeps): Promise<Buffer[]> {
   const out = new Array<Buffer>(frames.length);
   let next = 0;
@@ -63,9 +80,19 @@ async function resizeAll(frames: readonly CacheEntry[], width: number, height: n
     while (next < frames.length) {
       const index = next++;
       const frame = frames[index] as CacheEntry;
-      out[index] = await deps.run(() =>
-        deps.input(frame.path).resize(width, height, { fit: 'cover' }).png({ compressionLevel: 0 }).toBuffer(),
-      );
+      out[index] = await deps.run(async () => {
+        const { data, info } = await deps
+          .input(frame.path)
+          .resize(width, height, { fit: 'cover' })
+          .removeAlpha()
+          .toColourspace('srgb')
+          .raw()
+          .toBuffer({ resolveWithObject: true });
+        if (info.channels !== CHANNELS || data.length !== width * height * CHANNELS) {
+          throw new Error(`${frame.key}: unexpected tile of ${info.width}×${info.height}×${info.channels}`);
+        }
+        return data;
+      });
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(deps.concurrency, frames.length)) }, worker));

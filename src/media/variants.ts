@@ -54,8 +54,8 @@ export const LIMITS = Object.freeze({
   spriteTileWidthMax: 1024,
   /** columns × tileWidth and rows × tileWidth (tiles are at most 2 × tileWidth tall, so ≤ 16384 px). */
   spriteMaxSide: 8192,
-  /** frames × tileWidth² */
-  spriteMaxTilePixels: 32_000_000,
+  /** frames × tileWidth² (the raw canvas is ≤ 2 × this × 3 bytes, see sprite.ts) */
+  spriteMaxTilePixels: 20_000_000,
   previewWidthMin: 16,
   previewWidthMax: 1280,
   previewFpsMin: 0.1,
