@@ -27,8 +27,11 @@ const FORWARDED_HEADERS = [
   'access-control-request-headers',
 ];
 
-/** A request handler that proxies a signed upload request to `engineUrl`. */
-export function createSignedUploadProxy(engineUrl: string, logger: Logger) {
+/**
+ * A request handler that proxies a signed upload request to `engineUrl`. `onStored(assetId)` runs when the engine
+ * accepted a file (the gateway then drops any WAITING reply of that asset it still has cached).
+ */
+export function createSignedUploadProxy(engineUrl: string, logger: Logger, onStored: (assetId: string) => void = () => {}) {
   const target = new URL(engineUrl);
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const headers: Record<string, string | string[]> = {};
@@ -58,6 +61,9 @@ export function createSignedUploadProxy(engineUrl: string, logger: Logger) {
       req.resume();
       if (!res.headersSent) sendJson(res, 502, { code: 502, msg: 'The upload service is unreachable', data: null, success: false, failed: true });
       return;
+    }
+    if (req.method === 'POST' && reply.statusCode === 200) {
+      onStored((req.url ?? '').slice(SIGNED_UPLOAD_PATH_PREFIX.length).split('?')[0] ?? '');
     }
     res.writeHead(reply.statusCode ?? 502, reply.headers);
     await pipeline(reply, res).catch(() => res.destroy());

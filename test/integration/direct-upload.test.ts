@@ -11,6 +11,8 @@ import path from 'node:path';
 import { SignJWT } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createEngine } from '../../src/engine/index.js';
+import { SIGNED_UPLOAD_PREFIX } from '../../src/engine/signed-upload.js';
+import { SIGNED_UPLOAD_PATH_PREFIX } from '../../src/http/signed-upload-proxy.js';
 import { FAKE_STORAGE_PREFIX, SIGNED_URL_EXPIRES_IN_SECONDS, startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { startTestGateway, TEST_API_KEY, TEST_WEBHOOK_SECRET, type GraphQLResponse, type TestGateway } from '../helpers/gateway.js';
 import { generateVideo } from '../helpers/video.js';
@@ -171,6 +173,8 @@ describe('createVideoUpload over the embedded engine (npm start: one port)', () 
     expect(ticket.__typename).toBe('VideoUploadTicket');
     expect(ticket.uploadUrl.startsWith(`${gw.url}/upload/signed/${ticket.asset.id}?`)).toBe(true);
     expect(ticket.uploadUrl).not.toContain(TEST_API_KEY);
+    // A page polling before its upload: this WAITING answer must not be what it sees afterwards.
+    expect((await gw.graphql(ASSET, { id: ticket.asset.id })).data!.videoAsset.uploadStatus).toBe('WAITING');
 
     const uploaded = await browserUpload(ticket, clip, 'clip.mp4');
     expect(uploaded).toMatchObject({ status: 200, cors: '*', body: { data: { asset_id: ticket.asset.id } } });
@@ -249,6 +253,7 @@ describe('the engine signed upload target', () => {
   });
 
   it('through the gateway, only the signed upload path reaches the engine', async () => {
+    expect(SIGNED_UPLOAD_PATH_PREFIX).toBe(SIGNED_UPLOAD_PREFIX); // the gateway cannot import the engine: checked here
     const engine = await engineIn(await tempDir());
     const gw = await startTestGateway({ upstreamUrl: engine.url, deps: { engineUrl: engine.url } });
     disposers.push(gw.close);
