@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { generate } from '@graphql-codegen/cli';
 import { SignJWT } from 'jose';
-import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { createFramesApolloClient } from '../fixtures/frontend/apollo.js';
 import * as apolloFlows from '../fixtures/frontend/apollo-flows.js';
@@ -117,10 +117,18 @@ const stack = useGatewayPerTest({ webhooks: true, fake: { frameImage: (n) => fra
 let gw: TestGateway;
 const opened: Frontend[] = [];
 
+let warnings: unknown[][] = [];
+
 beforeEach(async () => {
   gw = await stack.start({ AUTH_JWT_SECRET: SECRET });
+  // Apollo warns (console) when its cache cannot match `... on Error` for lack of possibleTypes ("Data might be lost").
+  warnings = [];
+  const record = (...args: unknown[]) => void warnings.push(args);
+  const spies = [vi.spyOn(console, 'warn').mockImplementation(record), vi.spyOn(console, 'error').mockImplementation(record)];
   return async () => {
     await Promise.all(opened.splice(0).map((f) => f.dispose()));
+    for (const spy of spies) spy.mockRestore();
+    expect(warnings).toEqual([]);
   };
 });
 
