@@ -99,6 +99,7 @@ describe('loadEngineConfig', () => {
       dataDir: './data',
       apiKey: 'local-engine-key',
       webhookUrl: undefined,
+      publicUrl: undefined,
       frameIntervalSeconds: 1,
       maxFrames: 100,
       concurrency: 1,
@@ -110,16 +111,16 @@ describe('loadEngineConfig', () => {
   });
 
   it('reads every variable and lists every problem at once', () => {
-    const config = loadEngineConfig({ ENGINE_PORT: '0', ENGINE_WEBHOOK_URL: 'http://127.0.0.1:9/hook', ENGINE_FRAME_INTERVAL_SECONDS: '0.5', ENGINE_RPS: '1', FFMPEG_PATH: '/bin/ffmpeg' });
-    expect(config).toMatchObject({ port: 0, webhookUrl: 'http://127.0.0.1:9/hook', frameIntervalSeconds: 0.5, rps: 1, ffmpegPath: '/bin/ffmpeg' });
+    const config = loadEngineConfig({ ENGINE_PORT: '0', ENGINE_WEBHOOK_URL: 'http://127.0.0.1:9/hook', ENGINE_FRAME_INTERVAL_SECONDS: '0.5', ENGINE_RPS: '1', FFMPEG_PATH: '/bin/ffmpeg', ENGINE_PUBLIC_URL: 'https://uploads.example' });
+    expect(config).toMatchObject({ port: 0, webhookUrl: 'http://127.0.0.1:9/hook', publicUrl: 'https://uploads.example', frameIntervalSeconds: 0.5, rps: 1, ffmpegPath: '/bin/ffmpeg' });
     expect(Object.isFrozen(config)).toBe(true);
     let error: unknown;
     try {
-      loadEngineConfig({ ENGINE_PORT: 'x', ENGINE_MAX_FRAMES: '0', ENGINE_CONCURRENCY: '1.5', ENGINE_WEBHOOK_URL: 'not a url' });
+      loadEngineConfig({ ENGINE_PORT: 'x', ENGINE_MAX_FRAMES: '0', ENGINE_CONCURRENCY: '1.5', ENGINE_WEBHOOK_URL: 'not a url', ENGINE_PUBLIC_URL: 'ftp://x' });
     } catch (err) {
       error = err;
     }
     expect(error).toBeInstanceOf(EngineConfigError);
-    expect((error as EngineConfigError).issues.map((i) => i.split(':')[0])).toEqual(['ENGINE_PORT', 'ENGINE_WEBHOOK_URL', 'ENGINE_MAX_FRAMES', 'ENGINE_CONCURRENCY']);
+    expect((error as EngineConfigError).issues.map((i) => i.split(':')[0])).toEqual(['ENGINE_PORT', 'ENGINE_WEBHOOK_URL', 'ENGINE_PUBLIC_URL', 'ENGINE_MAX_FRAMES', 'ENGINE_CONCURRENCY']);
   });
 });
