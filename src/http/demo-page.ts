@@ -5,7 +5,7 @@
  * Where the bundle comes from: `npm run build` writes dist/web/ (scripts/build-web.ts), which the compiled gateway
  * finds beside itself and reads once, on the first request; esbuild is never loaded in production. From source
  * (`npm start`, tests) there is no dist/web next to src/http/, so the first request bundles in process through
- * scripts/build-web.ts and keeps the files in memory (about 0.3 s once; later requests are served from memory).
+ * scripts/build-web.ts and keeps the files in memory (0.6 s once, measured under load; later requests are served from memory).
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
