@@ -8,7 +8,9 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { existsSync } from 'node:fs';
 import { SignJWT } from 'jose';
+import { chromium } from 'playwright-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createEngine } from '../../src/engine/index.js';
 import { SIGNED_UPLOAD_PREFIX } from '../../src/engine/signed-upload.js';
@@ -270,5 +272,50 @@ describe('the engine signed upload target', () => {
     expect([preflight.status, preflight.headers.get('access-control-allow-origin')]).toEqual([204, '*']);
     const forged = await browserUpload(ticketOf(`${gw.url}/upload/signed/re_100000000000000001?expires=9999999999&signature=x`), new Uint8Array([1]), 'a.mp4');
     expect(forged).toMatchObject({ status: 403, cors: '*', body: { msg: expect.stringMatching(/signature/i) } });
+  });
+});
+
+describe('in a real browser (Chromium)', () => {
+  const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+  const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+  it('a page on the gateway uploads cross-origin to the engine (simple and preflighted requests) and reads the answer', async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: install Debian's chromium or set CHROMIUM_PATH`);
+    const dir = await mkdtemp(path.join(tmpdir(), 'direct-upload-browser-'));
+    disposers.push(() => rm(dir, { recursive: true, force: true }));
+    const clip = await readFile(await generateVideo({ dir, seconds: 2 }));
+    const engine = await createEngine({ apiKey: TEST_API_KEY, dataDir: path.join(dir, 'data'), logger: { info() {}, warn() {}, error() {} } });
+    disposers.push(engine.stop);
+    // No proxy: the signed URLs point at the engine's own port, another origin than the page's.
+    const gw = await startTestGateway({ upstreamUrl: engine.url });
+    disposers.push(gw.close);
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+    disposers.push(() => browser.close());
+    const page = await browser.newPage();
+    await page.goto(`${gw.url}/healthz`);
+
+    const results = await page.evaluate(
+      async ({ query, bytes }) => {
+        const upload = async (filename: string, extraHeaders: Record<string, string>) => {
+          const created = await fetch('/graphql', {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ query, variables: { filename, contentType: 'video/mp4' } }),
+          });
+          const ticket = (await created.json()).data.createVideoUpload;
+          const form = new FormData();
+          form.append(ticket.fieldName, new File([new Uint8Array(bytes)], filename, { type: 'video/mp4' }));
+          const res = await fetch(ticket.uploadUrl, { method: ticket.method, body: form, headers: extraHeaders });
+          return { id: ticket.asset.id as string, crossOrigin: new URL(ticket.uploadUrl).origin !== location.origin, status: res.status, body: await res.json() };
+        };
+        return [await upload('simple.mp4', {}), await upload('preflighted.mp4', { 'x-upload-note': 'forces a CORS preflight' })];
+      },
+      { query: CREATE, bytes: Array.from(clip) },
+    );
+    for (const result of results) {
+      expect(result).toMatchObject({ crossOrigin: true, status: 200, body: { data: { asset_id: result.id } } });
+    }
+    await engine.idle();
+    for (const { id } of results) expect((await gw.graphql(ASSET, { id })).data!.videoAsset.uploadStatus).toBe('SUCCESS');
   });
 });
