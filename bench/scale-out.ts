@@ -159,6 +159,11 @@ async function latencySection(bench: Bench): Promise<{ rows: string[][]; pair: [
 /** What issue 12 measured on this machine kind before fan-out sharing (references, not goals). */
 const BEFORE = { burstP99: 'before: p99 ~980 ms', oneTaskP99: 'before: p99 ~460 ms', rss: 'issue 8: ~21 KB; Hasura ~125 KB' };
 
+const cpuCell = (r: IdleResult) =>
+  r.fanOutCpuSeconds === undefined
+    ? 'n/a'
+    : `${Math.round(r.fanOutCpuSeconds * 1000)} ms = ${((r.fanOutCpuSeconds * 1e6) / r.subscribers).toFixed(0)} µs per event`;
+
 interface IdleGoals {
   p99Ms: number;
   reference: string;
@@ -175,6 +180,7 @@ function idleRows(label: string, what: string, burst: string, goals: IdleGoals, 
     rows: [
       [label, `${what}: gateway RSS per subscriber (+${mb(r.rssDelta)} RSS, +${mb(r.heapDelta)} heap)`, kb(perSubscriber), `≤ ${RSS_PER_SUBSCRIBER_GOAL_KB} KB${scope} (${BEFORE.rss})`, verdict(rssOk)],
       ['', `${burst} → ${count(r.subscribers)} events (connecting took ${(r.connectMs / 1000).toFixed(1)} s)`, latencyCell(r.latency), `p99 ≤ ${goals.p99Ms} ms${scope} (${goals.reference})`, verdict(latencyOk)],
+      ['', `gateway CPU from the ${burst.slice(4)} to the last event delivered (not moved by other load)`, cpuCell(r), '', ''],
       ['', `delivered / lost / duplicated (${r.notCompleted} not completed)`, `${count(r.delivered)} / ${count(r.subscribers - r.delivered)} / ${r.duplicated}`, '0 lost, 0 duplicated', verdict(clean)],
     ],
     ok: clean && rssOk && latencyOk,

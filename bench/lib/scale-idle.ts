@@ -34,6 +34,11 @@ export interface IdleResult {
   duplicated: number;
   notCompleted: number;
   latency: LatencySummary;
+  /**
+   * Gateway CPU (user + system, seconds) from the first webhook to the last subscription ended: unlike the latency,
+   * what the fan-out costs does not move with other load on the machine. Undefined where /proc is missing.
+   */
+  fanOutCpuSeconds: number | undefined;
 }
 
 /**
@@ -68,6 +73,7 @@ export async function idleSubscribers(run: IdleRun): Promise<IdleResult> {
 
   // Every callback issued in the same tick ("at once"); each latency counts from its own task's issue time.
   const poster = createWebhookPoster({ maxSockets: Infinity });
+  const cpuBefore = run.gateway.cpuSeconds();
   const replies = await Promise.all(
     taskIds.map((id) => {
       sentAt.set(id, performance.now());
@@ -78,6 +84,7 @@ export async function idleSubscribers(run: IdleRun): Promise<IdleResult> {
   const refused = replies.filter((r) => r.status !== 200).length;
   if (refused > 0) throw new Error(`${refused} of ${replies.length} webhooks were not answered 200`);
   await allEnded(watches, DELIVERY_TIMEOUT_MS);
+  const cpuAfter = run.gateway.cpuSeconds();
   // Counted before the gateway stops: its shutdown ends whatever is still open.
   const notCompleted = watches.filter((w) => !w.done).length;
   await run.gateway.stop();
@@ -92,5 +99,6 @@ export async function idleSubscribers(run: IdleRun): Promise<IdleResult> {
     duplicated: duplicatedEvents(watches),
     notCompleted,
     latency: summarize(latencies),
+    fanOutCpuSeconds: cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore,
   };
 }

@@ -1,15 +1,21 @@
 /**
  * graphql-ws on Yoga's HTTP server and path. Execution goes through `yoga.getEnveloped`, so websocket operations
  * get the same plugins (armor limits, masking) and context as HTTP and SSE.
+ *
+ * An idle subscriber holds its socket's and its operation's state for hours, so both are kept small: the operation's
+ * context starts with only what the per-subscriber plugins read (caller, upgrade headers, params) and is completed
+ * (services, loaders) only when the subscription starts an execution of its own (http/subscription-sharing.ts); and
+ * once the token is checked, the socket keeps the upgrade request's headers, not the whole IncomingMessage.
  */
-import type { Server } from 'node:http';
-import { GraphQLError, type DocumentNode } from 'graphql';
+import type { IncomingHttpHeaders, Server } from 'node:http';
+import { getOperationAST, GraphQLError, type DocumentNode } from 'graphql';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Authenticator } from '../auth/authenticator.js';
 import { createWsAuth } from '../auth/graphql-ws-auth.js';
 import { resolveWsOperation, type PersistedOperations } from './persisted-operations.js';
+import { deferContextBuild } from './subscription-sharing.js';
 
 type EnvelopedRoot = { execute: (args: unknown) => unknown; subscribe: (args: unknown) => unknown };
 
@@ -35,7 +41,13 @@ export function attachGraphQLWs(
   const auth = createWsAuth(authenticator);
   const disposable = useServer(
     {
-      onConnect: (ctx) => auth.onConnect(ctx),
+      onConnect: async (ctx) => {
+        const accepted = await auth.onConnect(ctx);
+        // Read by the token check above and, for trace context, by each operation below: the headers are all it needs.
+        const extra = ctx.extra as { request?: { headers: IncomingHttpHeaders } };
+        if (extra.request) extra.request = { headers: extra.request.headers };
+        return accepted;
+      },
       onClose: (ctx) => auth.onClose(ctx),
       // onSubscribe below puts yoga's enveloped execute/subscribe on rootValue.
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
@@ -47,7 +59,9 @@ export function attachGraphQLWs(
         // Same envelop pipeline as HTTP: plugins, masking and context apply to websocket operations too.
         const operation = { ...params, query };
         const caller = auth.callerOf(ctx);
-        const enveloped = yoga.getEnveloped({ ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, params: operation, caller });
+        // `req` for the trace context of the upgrade request; nothing reads the rest of graphql-ws' connection context.
+        const initial = { req: ctx.extra.request, params: operation, caller };
+        const enveloped = yoga.getEnveloped(initial);
         // A bad operation is an `error` message for that operation: thrown here it would close the whole socket.
         let document: DocumentNode;
         try {
@@ -58,12 +72,17 @@ export function attachGraphQLWs(
           if (error instanceof GraphQLError) return [error];
           throw error;
         }
+        // A subscription's context is completed only if it starts an execution (contextFactory fills `initial` in).
+        let contextValue: object = initial;
+        if (getOperationAST(document, params.operationName)?.operation === 'subscription') {
+          deferContextBuild(initial, () => enveloped.contextFactory());
+        } else contextValue = await enveloped.contextFactory();
         return {
           schema: enveloped.schema,
           operationName: params.operationName,
           document,
           variableValues: params.variables,
-          contextValue: await enveloped.contextFactory(),
+          contextValue,
           rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
         };
       },

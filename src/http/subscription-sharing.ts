@@ -20,7 +20,10 @@
  *   decides when the subscriber's stream ends, which stays per subscriber. Different tenants never share.
  * The shared execution runs with the context (and in the async context: tenant, trace span) of the subscriber that
  * started it; the schema's subscription resolvers read only the caller and process-wide services from it, and renew
- * the loaders per event.
+ * the loaders per event. A transport may defer building the full context ({@link deferContextBuild}, graphql-ws does):
+ * it is then built only for a subscriber that starts an execution, and one that joins a running execution keeps just
+ * the few fields the per-subscriber plugins read (caller, headers), since an idle subscriber holds its context for
+ * hours (a full one is ~2 KB: every service, in dictionary mode).
  *
  * Each subscriber still gets the current state first: one that joins a running execution receives its latest result
  * at once, then every later one in order (never an older one after a newer one). The source's end (completion, a
@@ -32,6 +35,27 @@ import type { Plugin } from 'graphql-yoga';
 import { LOCAL_CALLER, type Caller } from '../tenancy.js';
 
 type SubscribeResult = ExecutionResult | AsyncIterable<ExecutionResult>;
+
+/** Contexts whose full build waits for an execution to need it, with what builds it (into the same object). */
+const deferredBuilds = new WeakMap<object, () => unknown>();
+
+/**
+ * Marks `context` (a subscription's context value, still partial) as completed by `build` (which must fill in the
+ * same object, as envelop's `contextFactory` does): the sharing plugin calls it only when this subscriber starts an
+ * execution of its own.
+ */
+export function deferContextBuild(context: object, build: () => unknown): void {
+  deferredBuilds.set(context, build);
+}
+
+/** Runs `run` once the context of `args` is complete (builds a deferred one first). */
+function withFullContext<T>(args: SubscribeArgs, run: () => T): T | Promise<T> {
+  const context = args.contextValue as object | undefined;
+  const build = context ? deferredBuilds.get(context) : undefined;
+  if (!build) return run();
+  deferredBuilds.delete(context!);
+  return Promise.resolve(build()).then(run);
+}
 
 export interface SubscriptionSharingStats {
   /** Subscriber streams open (each joined one shared execution). */
@@ -64,7 +88,7 @@ export function createSubscriptionSharing(): SubscriptionSharing {
 
   const share = (args: SubscribeArgs, subscribeFn: (args: SubscribeArgs) => unknown): unknown => {
     const key = sharingKey(args);
-    if (key === undefined) return subscribeFn(args);
+    if (key === undefined) return withFullContext(args, () => subscribeFn(args));
     let byKey = executions.get(args.document);
     if (!byKey) executions.set(args.document, (byKey = new Map()));
     let execution = byKey.get(key);
@@ -76,7 +100,10 @@ export function createSubscriptionSharing(): SubscriptionSharing {
       execution = created;
       map.set(key, created);
       stats.subscribeCalls += 1;
-      created.start(() => subscribeFn(args) as SubscribeResult | Promise<SubscribeResult>);
+      created.start(() => withFullContext(args, () => subscribeFn(args) as SubscribeResult | Promise<SubscribeResult>));
+    } else if (args.contextValue) {
+      // Joining: this subscriber's own context is never executed with, so it is never completed either.
+      deferredBuilds.delete(args.contextValue as object);
     }
     return execution.join();
   };
@@ -171,7 +198,7 @@ class SharedExecution {
     stats.executions += 1;
   }
 
-  start(subscribe: () => SubscribeResult | Promise<SubscribeResult>): void {
+  start(subscribe: () => SubscribeResult | Promise<SubscribeResult> | Promise<SubscribeResult | Promise<SubscribeResult>>): void {
     this.#started = (async () => subscribe())();
     this.#started.then(
       (result) => {
