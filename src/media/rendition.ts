@@ -9,6 +9,9 @@
  *   threads by default), so an unbounded burst of renders would queue behind itself there and starve the file reads
  *   of cached media; sprites and previews put their per-frame resizes through the same queue a few at a time, so
  *   a 500-frame sprite does not hold the queue while a single rendition waits.
+ * - Sprites and previews run one at a time (their own p-queue of 1): each holds a raw canvas of up to ~120 MB (sprite)
+ *   or frames × width × height × 3 bytes (preview: 108 MB for 500 frames of 16:9 at 320 px, at most 384 MB for
+ *   portrait frames at the bounds of variants.ts), so concurrent ones must not add up.
  * - `limitInputPixels` bounds what one decode may allocate (a hostile or absurd original fails, 422).
  */
 import PQueue from 'p-queue';
@@ -60,6 +63,7 @@ export function createImageService(options: ImageServiceOptions): ImageService {
   const { media, cache, logger } = options;
   const limitInputPixels = options.limitInputPixels ?? DEFAULT_LIMIT_INPUT_PIXELS;
   const queue = new PQueue({ concurrency: options.concurrency ?? 2 });
+  const sheets = new PQueue({ concurrency: 1 });
   const renders = new Map<string, Promise<CacheEntry>>();
   const sizes = new LRUCache<string, ImageSize>({ max: 10_000 });
   const sizeLoads = new Map<string, Promise<ImageSize>>();
@@ -109,7 +113,9 @@ export function createImageService(options: ImageServiceOptions): ImageService {
       const frames = await media.getCollectionFrames(id);
       const size = await sizeOf(frames[0] as CacheEntry);
       const deps = { input, run, concurrency: options.concurrency ?? 2 };
-      const rendered = variant.kind === 'sprite' ? await renderSprite(frames, size, variant, deps) : await renderPreview(frames, size, variant, deps);
+      const rendered = await sheets.add(() =>
+        variant.kind === 'sprite' ? renderSprite(frames, size, variant, deps) : renderPreview(frames, size, variant, deps),
+      );
       return await store(key, rendered);
     } finally {
       release();
@@ -160,6 +166,6 @@ export function createImageService(options: ImageServiceOptions): ImageService {
       logger?.debug?.('media: evicting variants with their source', { id });
       await media.evict(id);
     },
-    stats: () => ({ running: queue.pending, waiting: queue.size }),
+    stats: () => ({ running: queue.pending, waiting: queue.size + sheets.size }),
   };
 }

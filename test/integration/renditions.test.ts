@@ -5,7 +5,8 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { startTestGateway, TEST_WEBHOOK_SECRET, type TestGateway } from '../helpers/gateway.js';
+import { postGraphQLMultipart } from '../helpers/multipart.js';
 import { colourOf, decode, meanColour, near, solidJpegs } from '../helpers/images.js';
 
 const FRAME_W = 64;
@@ -279,5 +280,58 @@ describe('FrameCollection.preview', () => {
     expect(res.headers.get('content-type')).toBe('image/gif');
     expect(await decode(body)).toMatchObject({ format: 'gif', width: 32, pages: 4, pageHeight: 18 });
     expect(near(await meanColour(body, { left: 8, top: 4, width: 16, height: 10 }, 2), colourOf(2), 40)).toBe(true);
+  });
+});
+
+describe('deletes and tenants', () => {
+  const DELETE = `mutation($id: ID!) { deleteFrameCollection(id: $id) { __typename ... on Error { code } } }`;
+  const VARIANTS = `query($id: ID!) { frameCollection(id: $id) { frames { url(width: 20, format: WEBP) } sprite(tileWidth: 16) { url } preview(width: 16) } }`;
+
+  it('evicts the renditions, sprites and previews of a deleted collection with it', async () => {
+    const { collectionId } = fake.addCollection(3);
+    const d = (await data(VARIANTS, { id: collectionId })).frameCollection;
+    const urls = [d.frames[1].url as string, d.sprite.url as string, d.preview as string];
+    for (const url of urls) expect((await get(url)).res.status).toBe(200);
+    expect((await data(DELETE, { id: collectionId })).deleteFrameCollection.__typename).toBe('DeleteFrameCollectionSuccess');
+    // Nothing cached is left to serve: each URL goes back to the upstream, which no longer has the zip.
+    for (const url of urls) expect((await get(url)).res.status, url).toBe(404);
+  });
+
+  it("mints variant URLs only for the caller's tenant, and they stop serving once the collection is deleted", async () => {
+    const secret = 'renditions-test-jwt-secret-0123456789abcdef';
+    const { SignJWT } = await import('jose');
+    const token = (tenant: string) =>
+      new SignJWT({ tenant }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime('1h').sign(new TextEncoder().encode(secret));
+    await gw.close();
+    gw = await startTestGateway({ upstreamUrl: fake.url, env: { AUTH_JWT_SECRET: secret } });
+    fake.setWebhookUrl(`${gw.url}/webhooks/mavi/${TEST_WEBHOOK_SECRET}`);
+    const as = async (tenant: string, query: string, variables: Record<string, unknown>) => {
+      const res = await fetch(`${gw.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${await token(tenant)}` },
+        body: JSON.stringify({ query, variables }),
+      });
+      return (await res.json()) as { data?: any; errors?: unknown[] };
+    };
+    const { body } = await postGraphQLMultipart(`${gw.url}/graphql`, {
+      query: `mutation($file: File!) { uploadVideo(file: $file) { ... on UploadVideoSuccess { asset { id } } } }`,
+      files: [{ path: 'variables.file', data: 'not really a video', filename: 'clip.mp4', type: 'video/mp4' }],
+      headers: { authorization: `Bearer ${await token('acme')}` },
+    });
+    const assetId = body.data!.uploadVideo.asset.id as string;
+    const taskId = (await as('acme', `mutation($a: ID!) { extractFrames(assetId: $a) { ... on ExtractFramesSuccess { task { id } } } }`, { a: assetId }))
+      .data.extractFrames.task.id as string;
+    const { collectionId } = await fake.completeTask(taskId, { frames: 3 });
+    await as('acme', `query($id: ID!) { frameExtractionTask(id: $id) { collectionId } }`, { id: taskId });
+
+    expect((await as('globex', VARIANTS, { id: collectionId })).data.frameCollection).toBeNull();
+    const mine = (await as('acme', VARIANTS, { id: collectionId })).data.frameCollection;
+    const urls = [mine.frames[0].url as string, mine.sprite.url as string, mine.preview as string];
+    for (const url of urls) expect((await get(url)).res.status).toBe(200);
+    const downloadsBefore = downloads().length;
+
+    expect((await as('acme', DELETE, { id: collectionId })).data.deleteFrameCollection.__typename).toBe('DeleteFrameCollectionSuccess');
+    for (const url of urls) expect((await get(url)).res.status, url).toBe(404);
+    expect(downloads()).toHaveLength(downloadsBefore);
   });
 });
