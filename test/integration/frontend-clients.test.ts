@@ -339,3 +339,15 @@ describe('GraphQL Code Generator (test/fixtures/frontend/codegen.ts)', () => {
     expect({ ...byName(fromUrl), [possibleTypes]: withoutEntity(byName(fromUrl)[possibleTypes]!) }).toEqual(byName(fromFile));
   });
 });
+
+describe('docs/frontend.md', () => {
+  it('quotes the tested files verbatim (every "quoted from" block, paragraph by paragraph)', () => {
+    const doc = readFileSync('docs/frontend.md', 'utf8');
+    const blocks = [...doc.matchAll(/<!-- quoted from (\S+) -->\n```ts\n([\s\S]*?)\n```/g)];
+    expect(blocks.length).toBeGreaterThanOrEqual(10);
+    for (const [, file, code] of blocks) {
+      const source = readFileSync(file!, 'utf8');
+      for (const paragraph of code!.split('\n\n')) expect(source, `docs/frontend.md quotes ${file}`).toContain(paragraph);
+    }
+  });
+});
