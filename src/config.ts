@@ -77,6 +77,7 @@ const EnvSchema = z.object({
   GRAPHQL_MAX_DIRECTIVES: int(50, 0),
   GRAPHQL_MAX_TOKENS: int(5_000, 1),
   GRAPHQL_MAX_BODY_BYTES: int(1_048_576, 1024),
+  RESPONSE_CACHE_MAX_BYTES: int(33_554_432, 0),
   METRICS_TOKEN: optionalString.pipe(
     z
       .string()
@@ -135,6 +136,8 @@ export interface Config {
   };
   /** `uploadVideo` file size cap. */
   uploadMaxBytes: number;
+  /** Size of the response cache of immutable reads (http/response-cache.ts); 0 turns it off. */
+  responseCacheMaxBytes: number;
   /** Uploads and imports forwarded upstream at once; the rest queue (fail fast past `upstream.maxWaitMs`). */
   uploadConcurrency: number;
   /** Local state of this instance (the webhook spool used while Redis is unreachable). */
@@ -258,6 +261,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       imageConcurrency: e.MEDIA_IMAGE_CONCURRENCY,
     }),
     uploadMaxBytes: e.UPLOAD_MAX_BYTES,
+    responseCacheMaxBytes: e.RESPONSE_CACHE_MAX_BYTES,
     uploadConcurrency: e.UPLOAD_CONCURRENCY,
     dataDir: e.DATA_DIR,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,

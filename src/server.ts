@@ -15,6 +15,7 @@ import { attachGraphQLWs } from './http/graphql-ws.js';
 import { createSubscriptionSharing, type SubscriptionSharingStats } from './http/subscription-sharing.js';
 import { createMetricsRoute, METRICS_PATH, useGraphQLMetrics, useSubscriptionMetrics } from './http/metrics-route.js';
 import { useGraphQLTracing } from './http/graphql-tracing.js';
+import { createResponseCache, type ResponseCache } from './http/response-cache.js';
 import { operationLimitPlugins, useJsonBodyLimit } from './http/operation-limits.js';
 import { loadPersistedOperations, usePersistedOperationList } from './http/persisted-operations.js';
 import { sendJson } from './http/read-body.js';
@@ -33,6 +34,8 @@ export interface Gateway {
   services: GatewayServices;
   /** Subscribers, shared executions and the results they produced (http/subscription-sharing.ts). */
   readonly subscriptions: Readonly<SubscriptionSharingStats>;
+  /** The cache of immutable reads (http/response-cache.ts; absent with RESPONSE_CACHE_MAX_BYTES=0). */
+  responseCache: ResponseCache | undefined;
   /** Base URL after start (http://host:port). */
   readonly url: string;
   /** Absolute webhook URL (contains the secret: never log it). */
@@ -66,6 +69,8 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
   let exampleTabs: Promise<ExampleTab[]> | undefined;
   // Subscribers of the same operation, variables and tenant share one execution per event.
   const sharing = createSubscriptionSharing();
+
+  const responseCache = config.responseCacheMaxBytes > 0 ? createResponseCache({ maxBytes: config.responseCacheMaxBytes }) : undefined;
 
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
@@ -102,6 +107,8 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
       useSubscriptionMetrics(runtime.metrics),
       // Last, so the operation span wraps the execute/subscribe every other plugin settled on.
       useGraphQLTracing(),
+      // After every other plugin (logs, metrics and spans still see each operation it answers): immutable reads only.
+      ...(responseCache ? [responseCache.plugin] : []),
     ],
     // Yoga's own 25 MB body cap would refuse uploads UPLOAD_MAX_BYTES allows: lift it to the file limit plus room
     // for the multipart envelope (the per-file limit below still applies; other bodies keep at least yoga's cap).
@@ -195,6 +202,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
     server,
     services,
     subscriptions: sharing.stats,
+    responseCache,
     get url() {
       return baseUrl;
     },

@@ -175,7 +175,34 @@ const newAssetLoader = (metadata: MetadataCache) =>
  * A fresh set of loaders, each built on first use: most operations touch one or none of them (a task query, a
  * mutation), and the context is built for every operation.
  */
-export function createLoaders(metadata: MetadataCache): Loaders {
+/** What each operation's loaders read from the metadata cache: id → reply, or null when the read failed. */
+const reads = new WeakMap<Loaders, Map<string, AssetMetadata | null>>();
+
+/** The metadata replies an operation's loaders read (null: that read failed or found nothing). */
+export function metadataReadsOf(loaders: Loaders): ReadonlyMap<string, AssetMetadata | null> {
+  return reads.get(loaders) ?? new Map();
+}
+
+export function createLoaders(cache: MetadataCache): Loaders {
+  const read = new Map<string, AssetMetadata | null>();
+  const metadata: MetadataCache = {
+    get: (id) =>
+      cache.get(id).then(
+        (reply) => {
+          read.set(id, reply);
+          return reply;
+        },
+        (error: unknown) => {
+          read.set(id, null);
+          throw error;
+        },
+      ),
+    invalidate: (id) => cache.invalidate(id),
+    cached: (id) => cache.cached(id),
+    get size() {
+      return cache.size;
+    },
+  };
   let collection: Loaders['collection'] | undefined;
   let frame: Loaders['frame'] | undefined;
   let asset: Loaders['asset'] | undefined;
@@ -190,5 +217,6 @@ export function createLoaders(metadata: MetadataCache): Loaders {
       return (asset ??= newAssetLoader(metadata));
     },
   };
+  reads.set(loaders, read);
   return loaders;
 }

@@ -26,6 +26,12 @@ export interface MetadataCache {
    * (`imc_<n>_*`) with it. A read of the id already in flight is not cached when it lands.
    */
   invalidate(id: string): void;
+  /**
+   * The reply cached for `id` right now, without any upstream call (undefined when none, or it expired). The
+   * response cache (http/response-cache.ts) serves an answer only while the replies it was computed from are still
+   * these very objects.
+   */
+  cached(id: string): AssetMetadata | undefined;
   readonly size: number;
 }
 
@@ -77,6 +83,13 @@ export function createMetadataCache(options: MetadataCacheOptions): MetadataCach
           inFlight.delete(key);
         }
       }
+    },
+    cached(id) {
+      // A get, not a peek: answers served from the response cache keep their replies recent in this LRU too, and
+      // count as the hits they are (frames_metadata_cache_requests_total reads the same with the response cache on).
+      const hit = cache.get(id);
+      if (hit) options.onLookup?.('hit');
+      return hit;
     },
     get size() {
       return cache.size;

@@ -45,6 +45,28 @@ export function mayAccess(ctx: Context, kind: IdKind, id: string): Promise<boole
   return verdict;
 }
 
+/** The ownership checks this operation made (`"<kind> <id>"` → verdict), for http/response-cache.ts to repeat. */
+export function ownershipChecksOf(ctx: Context): ReadonlyMap<string, Promise<boolean>> {
+  return verdicts.get(ctx.loaders) ?? new Map();
+}
+
+/**
+ * Repeats recorded ownership checks for this caller, now, against the ownership store (never a cached verdict):
+ * true when every one gives the verdict recorded. A cached answer is served only then, so ownership is still checked
+ * on every request that reaches it.
+ */
+export async function sameOwnershipVerdicts(ctx: Context, checks: readonly (readonly [string, boolean])[]): Promise<boolean> {
+  if (!ctx.caller.authenticated) return true;
+  const answers = await Promise.all(
+    checks.map(async ([key, verdict]) => {
+      const space = key.indexOf(' ');
+      const owner = await ctx.ownership.ownerOf(key.slice(0, space) as OwnedKind, key.slice(space + 1));
+      return (owner === ctx.caller.tenant) === verdict;
+    }),
+  );
+  return answers.every(Boolean);
+}
+
 /** Notes that the caller owns `id` because it reached it through something it owns (its task's collection). */
 export function vouchFor(ctx: Context, kind: OwnedKind, id: string): void {
   if (ctx.caller.authenticated) verdictsOf(ctx).set(`${kind} ${id}`, Promise.resolve(true));

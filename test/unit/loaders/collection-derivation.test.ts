@@ -42,6 +42,7 @@ function mapCache(entries: Record<string, AssetMetadata>): MetadataCache & { rea
     invalidate: (id) => {
       delete entries[id];
     },
+    cached: (id) => entries[id],
     get size() {
       return Object.keys(entries).length;
     },
