@@ -95,6 +95,10 @@ export async function receiveFile(req: IncomingMessage, options: { tmpDir: strin
       );
     });
     req.on('error', (error) => stop(error));
+    // A client that disconnects mid-body may close the request without an 'error'.
+    req.on('close', () => {
+      if (!req.readableEnded) stop(new Error('the request was closed before its end'));
+    });
     req.pipe(parser);
   });
 

@@ -40,7 +40,9 @@ export async function handleSignedUrl(ctx: EngineContext, req: IncomingMessage, 
   const body = await readJsonBody(req);
   const name = typeof body === 'object' && body !== null ? (body as Record<string, unknown>).original_filename : undefined;
   if (typeof name !== 'string' || name.trim() === '') throw new EngineHttpError(400, 'original_filename is required');
-  if (name.length > MAX_FILENAME_LENGTH) throw new EngineHttpError(400, `original_filename is longer than ${MAX_FILENAME_LENGTH} characters`);
+  if (name.length > MAX_FILENAME_LENGTH) {
+    throw new EngineHttpError(400, `original_filename is longer than ${MAX_FILENAME_LENGTH} characters`);
+  }
   const extension = extensionOf(name);
   if (!extension) throw new EngineHttpError(400, 'original_filename must have an extension');
 

@@ -59,7 +59,8 @@ export function createSignedUploadProxy(engineUrl: string, logger: Logger, onSto
     } catch (error) {
       logger.warn('signed upload: the embedded engine is unreachable', { error: String(error) });
       req.resume();
-      if (!res.headersSent) sendJson(res, 502, { code: 502, msg: 'The upload service is unreachable', data: null, success: false, failed: true });
+      const body = { code: 502, msg: 'The upload service is unreachable', data: null, success: false, failed: true };
+      if (!res.headersSent) sendJson(res, 502, body);
       return;
     }
     if (req.method === 'POST' && reply.statusCode === 200) {

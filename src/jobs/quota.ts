@@ -168,8 +168,9 @@ export async function billed<T>(quota: Quota, call: () => Promise<T>): Promise<T
 
 /**
  * The client every billed call goes through: `extractFrames` draws on the extraction budget, `upload` and
- * `createSignedUpload` on the upload budget (uploadVideo and importVideo end in the first, createVideoUpload in the second), charged only when the call is really made (reused
- * tasks, dedupe joins and local refusals never reach it). Other calls pass through unmetered.
+ * `createSignedUpload` on the upload budget (uploadVideo and importVideo end in the first, createVideoUpload in the
+ * second), charged only when the call is really made (reused tasks, dedupe joins and local refusals never reach it).
+ * Other calls pass through unmetered.
  */
 export function meterClient(client: UpstreamClient, quotas: Quotas): UpstreamClient {
   return {

@@ -133,7 +133,9 @@ export function parseSignedUploadReply(data: unknown): SignedUpload {
   }
   if (protocol !== 'https:' && protocol !== 'http:') throw malformed('signed-url reply has no http(s) signed_url');
   const expires = typeof data.expires_in === 'string' && DECIMAL.test(data.expires_in) ? Number(data.expires_in) : data.expires_in;
-  if (typeof expires !== 'number' || !Number.isFinite(expires) || expires <= 0) throw malformed('signed-url reply has no positive expires_in');
+  if (typeof expires !== 'number' || !Number.isFinite(expires) || expires <= 0) {
+    throw malformed('signed-url reply has no positive expires_in');
+  }
   return { assetId, signedUrl, expiresInSeconds: expires };
 }
 

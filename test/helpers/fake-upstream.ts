@@ -290,7 +290,8 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
     if (typeof name !== 'string' || name.trim() === '') return { status: 400, json: errorEnvelope(400, 'original_filename is required') };
     const dot = name.lastIndexOf('.');
     if (dot <= 0 || dot === name.length - 1) return { status: 400, json: errorEnvelope(400, 'original_filename must have an extension') };
-    const id = addAsset({ extension: name.slice(dot + 1).toLowerCase(), filename: name, fileSize: 0, uploadStatus: 'WAITING', bytes: new Uint8Array(0) });
+    const extension = name.slice(dot + 1).toLowerCase();
+    const id = addAsset({ extension, filename: name, fileSize: 0, uploadStatus: 'WAITING', bytes: new Uint8Array(0) });
     const expires = now() + SIGNED_URL_EXPIRES_IN_SECONDS * 1000;
     assets.get(id)!.awaitingUpload = { expiresAt: expires };
     call.id = id;
