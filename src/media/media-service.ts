@@ -65,7 +65,7 @@ export interface MediaService {
   /**
    * Every frame of a collection in index order, from one zip download (or the cached zip / frames). Protect the
    * collection's frames in the cache ({@link DiskCache.protect}) while using the files. Throws `UpstreamError`
-   * (`NOT_FOUND` when the zip could not be mapped to frames with certainty).
+   * (`UPSTREAM_ERROR` when the zip could not be mapped to frames with certainty: no per-frame fallback here).
    */
   getCollectionFrames(collectionId: string): Promise<CacheEntry[]>;
   /** An original video (`re_<digits>`): cached file when small, otherwise streamed through. */
@@ -158,7 +158,8 @@ export function createMediaService(options: MediaServiceOptions): MediaService {
       ? null
       : await coalesce(collectionLoads, collectionId, () => loadCollection(collectionId, ''));
     if (!load || load.frames.size === 0) {
-      throw new UpstreamError('NOT_FOUND', `no frames could be mapped from the zip of ${collectionId}`);
+      // Per-frame downloads (the frame path's fallback) would cost one upstream request per frame at 1 req/s.
+      throw new UpstreamError('UPSTREAM_ERROR', `the zip of ${collectionId} could not be mapped to its frames`);
     }
     return sortedByIndex([...load.frames.values()]);
   }

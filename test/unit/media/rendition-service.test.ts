@@ -25,9 +25,9 @@ let images: ImageService;
 /** Originals the image service asked the media service for (each render of a rendition asks once). */
 let frameRequests: string[];
 
-async function start(count: number, options: { limitInputPixels?: number } = {}): Promise<void> {
+async function start(count: number, options: { limitInputPixels?: number; name?: (n: number) => string } = {}): Promise<void> {
   const jpegs = await solidJpegs(count, 64, 36);
-  const zip = await buildZip(jpegs.map((data, n) => ({ name: `${frameId(n)}.jpg`, data })));
+  const zip = await buildZip(jpegs.map((data, n) => ({ name: options.name?.(n) ?? `${frameId(n)}.jpg`, data })));
   upstream.assets.set(COLLECTION, { data: zip, contentType: 'application/zip' });
   cache = createDiskCache({ dir: join(tmp.dir, 'cache'), maxBytes: 64 * 1024 * 1024 });
   media = createMediaService({ client: upstream, cache });
@@ -39,7 +39,7 @@ async function start(count: number, options: { limitInputPixels?: number } = {})
       return media.getFrame(id);
     },
   };
-  images = createImageService({ media: counted, cache, concurrency: 2, ...options });
+  images = createImageService({ media: counted, cache, concurrency: 2, limitInputPixels: options.limitInputPixels });
 }
 
 beforeEach(async () => {
@@ -118,5 +118,12 @@ describe('createImageService', () => {
     expect(images.isCached(COLLECTION, sprite)).toBe(false);
     expect(images.isCached(frameId(0), thumb)).toBe(false);
     expect(cache.stats().entries).toBe(0);
+  });
+
+  it('refuses a sprite of a zip whose entries cannot be mapped to frames, without per-frame downloads', async () => {
+    await start(3, { name: (n) => `frame-${n}.jpg` });
+    const sprite = images.get(COLLECTION, spriteVariant({ columns: 3, tileWidth: 16, format: 'jpeg' }, 3));
+    await expect(sprite).rejects.toMatchObject({ name: 'UpstreamError', kind: 'UPSTREAM_ERROR' });
+    expect(upstream.downloads).toEqual([COLLECTION]);
   });
 });
