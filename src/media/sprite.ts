@@ -6,8 +6,7 @@
  *
  * Measured on this 2-core machine under load, 500 tiles of 32×18 (test/unit/media/rendition-sprite.test.ts sizes):
  * sharp's `join: { across }` over PNG-encoded tiles took ~1 s for the join alone (it takes encoded images only;
- * raw buffers are refused), and `composite` with 500 overlays is slower still; copying the raw rows in JS took 6 ms
- * and encoding the canvas 4 ms. The canvas costs width × height × 3 bytes of memory, which the sprite and preview
+ * raw buffers are refused); copying the raw rows in JS took 6 ms and encoding the canvas 4 ms. The canvas costs width × height × 3 bytes of memory, which the sprite and preview
  * bounds in variants.ts keep to ~120 MB at worst.
  */
 import sharp from 'sharp';
