@@ -75,3 +75,17 @@ it.each([
   }
   expect(isUpstreamError(error, 'UPSTREAM_ERROR')).toBe(true);
 });
+
+it('is paced by the shared scheduler like every other call (1 per second)', async () => {
+  const at: number[] = [];
+  fake.reply(
+    () => (at.push(Date.now()), ok({ asset_id: RE, signed_url: SIGNED, expires_in: 93600 })),
+    () => (at.push(Date.now()), ok({ assets: [] })),
+    () => (at.push(Date.now()), ok({ asset_id: RE, signed_url: SIGNED, expires_in: 93600 })),
+  );
+  const calls = [client.createSignedUpload('a.mp4'), client.getMetadata(RE).catch(() => undefined), client.createSignedUpload('b.mp4')];
+  await run(Promise.all(calls));
+  expect(at).toHaveLength(3);
+  expect(at[1]! - at[0]!).toBeGreaterThanOrEqual(1000);
+  expect(at[2]! - at[1]!).toBeGreaterThanOrEqual(1000);
+});
