@@ -4,10 +4,11 @@
  * size as raw RGB through the shared queue; the tiles are then copied into one raw canvas (a sprite) or stacked
  * into one tall raw image with `pageHeight` (a preview), and encoded once.
  *
- * Measured on this 2-core machine under load, 500 tiles of 32×18 (test/unit/media/rendition-sprite.test.ts sizes):
- * sharp's `join: { across }` over PNG-encoded tiles took ~1 s for the join alone (it takes encoded images only;
- * raw buffers are refused); copying the raw rows in JS took 6 ms and encoding the canvas 4 ms. The canvas costs width × height × 3 bytes of memory, which the sprite and preview
- * bounds in variants.ts keep to ~120 MB at worst.
+ * Measured on this 2-core machine under load, 500 tiles of 32×18 (the 500-frame sprite of
+ * test/integration/renditions.test.ts): sharp's `join: { across }` over PNG-encoded tiles took ~1 s for the join
+ * alone (it takes encoded images only; raw buffers are refused); copying the raw rows in JS took 6 ms and encoding
+ * the canvas 4 ms. The canvas costs width × height × 3 bytes (a sprite: ≤ 120 MB at the bounds of variants.ts; a
+ * preview: see rendition.ts), which is why these renders run one at a time.
  */
 import sharp from 'sharp';
 import type { CacheEntry } from './disk-cache.js';
