@@ -6,17 +6,22 @@
  * for error codes, no request beyond the gateway (and the upload URL), and how the bundle is served.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build as esbuild } from 'esbuild';
 import { SignJWT } from 'jose';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { createEngine, type Engine } from '../../src/engine/index.js';
+import { loadExampleTabs } from '../../src/http/demo-page.js';
 import { ErrorCode } from '../../src/schema/error-codes.js';
 import { ERROR_MESSAGES } from '../../web/src/errors.js';
+import { writeWebApp } from '../../scripts/build-web.js';
 import { startTestGateway, TEST_API_KEY, TEST_WEBHOOK_SECRET, type TestGateway } from '../helpers/gateway.js';
+import { freePort, graphiqlUrl, killStartedMains, processesInGroup, startMain } from '../helpers/main-process.js';
 import { generateVideo } from '../helpers/video.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -44,6 +49,7 @@ afterAll(async () => {
 
 let disposers: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
+  await killStartedMains();
   for (const dispose of disposers.reverse()) await dispose();
   disposers = [];
 });
@@ -289,5 +295,55 @@ describe('serving the page', () => {
   it('has a human message for every error code the gateway defines', () => {
     const missing = Object.values(ErrorCode).filter((code) => !ERROR_MESSAGES[code]);
     expect(missing).toEqual([]);
+  });
+});
+
+describe('production build', () => {
+  /**
+   * What `npm run build` lays out (dist/http/demo-page.js beside dist/web/), run by plain node (no tsx) with no
+   * scripts/ next to it: the page can only come from dist/web. Only demo-page.ts and its one runtime import are
+   * compiled (build.test.ts compiles and boots the whole dist/main.js).
+   */
+  it('serves the prebuilt dist/web under plain node, without the build script or esbuild', async () => {
+    const root = fileURLToPath(new URL('../..', import.meta.url));
+    const app = await mkdtemp(path.join(tmpdir(), 'demo-build-'));
+    disposers.push(() => rm(app, { recursive: true, force: true }));
+    await esbuild({
+      entryPoints: ['src/http/demo-page.ts', 'src/http/read-body.ts'].map((f) => path.join(root, f)),
+      outdir: path.join(app, 'dist/http'),
+      format: 'esm',
+      platform: 'node',
+      logLevel: 'silent',
+    });
+    await writeFile(path.join(app, 'package.json'), '{ "type": "module" }');
+    await writeWebApp(path.join(app, 'dist/web'));
+    const port = await freePort();
+    const server = `import { createServer } from 'node:http';
+import { createDemoPage } from './dist/http/demo-page.js';
+const demo = createDemoPage({ auth: false, graphiql: false, mediaOrigin: () => 'http://localhost:${port}', uploadOrigins: [], logger: console });
+createServer((req, res) => demo.handle(req, res, req.url)).listen(${port}, '127.0.0.1', () => console.log('GraphQL: http://127.0.0.1:${port}/graphql'));
+`;
+    await writeFile(path.join(app, 'serve.mjs'), server);
+    const main = startMain({}, { args: ['serve.mjs'], cwd: app });
+    await graphiqlUrl(main);
+    const base = `http://127.0.0.1:${port}`;
+
+    const page = await fetch(`${base}/`);
+    expect(page.status).toBe(200);
+    const assets = [...(await page.text()).matchAll(/(?:src|href)="(\/demo\/assets\/[^"]+)"/g)].map((m) => m[1]!);
+    expect(assets).toHaveLength(2);
+    for (const asset of assets) expect((await fetch(`${base}${asset}`)).status).toBe(200);
+    expect(await processesInGroup(main.pid, /esbuild/)).toEqual([]);
+  });
+
+  it("GraphiQL's tabs are the demo's operations in file order, each with its file's example variables", async () => {
+    const tabs = await loadExampleTabs();
+    expect(tabs.map((t) => /^(?:query|mutation|subscription) (\w+)/m.exec(t.query)?.[1])).toEqual([
+      'CreateVideoUpload',
+      'StartFrameExtraction',
+      'FollowFrameExtraction',
+      'FrameGrid',
+    ]);
+    expect(JSON.parse(tabs[1]!.variables!)).toEqual({ assetId: 're_…' });
   });
 });
