@@ -240,6 +240,19 @@ describe('the engine signed upload target', () => {
     expect((await browserUpload(ticketOf(data.signed_url), new Uint8Array(500).fill(7), 'clip.mp4')).status).toBe(200);
   });
 
+  it('a refused upload with a large body (8 MB) still gets its 409 / 403 answer, and nothing is stored', async () => {
+    const dir = await tempDir();
+    const engine = await engineIn(dir);
+    const data = await signedUrl(engine.url);
+    expect((await browserUpload(ticketOf(data.signed_url), new Uint8Array([1, 2, 3]), 'clip.mp4')).status).toBe(200);
+    const big = new Uint8Array(8 * 1024 * 1024).fill(5);
+    expect(await browserUpload(ticketOf(data.signed_url), big, 'clip.mp4')).toMatchObject({ status: 409, cors: '*' });
+    const forged = data.signed_url.replace(/signature=[^&]+/, 'signature=forged');
+    expect(await browserUpload(ticketOf(forged), big, 'clip.mp4')).toMatchObject({ status: 403, cors: '*' });
+    expect(await readdir(path.join(dir, 'data', 'tmp'))).toEqual([]);
+    expect((await status(engine.url, data.asset_id)).file_size).toBe('3');
+  });
+
   it('keeps a waiting asset and its URL across a restart (the key is derived, not random)', async () => {
     const dir = await tempDir();
     const clip = await readFile(await generateVideo({ dir, seconds: 2 }));
