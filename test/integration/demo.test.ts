@@ -155,6 +155,9 @@ describe('demo app on the embedded engine', () => {
       expect(img).toMatchObject({ width: 160, height: Math.round((160 * VIDEO.height) / VIDEO.width), alt: `Frame ${i + 1} of ${frameCount}` });
       expect(img.current.startsWith(`${s.origin}/media/`)).toBe(true);
     }
+    // The format from the bytes the browser was given, not from a header: WEBP (RIFF....WEBP).
+    const bytes = Buffer.from(await (await fetch(images[0]!.current)).arrayBuffer());
+    expect([bytes.subarray(0, 4).toString('latin1'), bytes.subarray(8, 12).toString('latin1')]).toEqual(['RIFF', 'WEBP']);
 
     // The sprite loads and the scrubber moves across its tiles.
     await page.waitForSelector('#scrubber:not([hidden])');

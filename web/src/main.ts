@@ -46,7 +46,10 @@ let viewerIndex = 0;
 
 // ---------------------------------------------------------------- status and errors
 
+let currentStep: Step = 'upload';
+
 function setStep(step: Step, state: 'active' | 'done' | 'failed') {
+  currentStep = step;
   for (const li of $('steps').querySelectorAll<HTMLLIElement>('li')) {
     const order: Step[] = ['upload', 'ready', 'extract', 'done'];
     const mine = order.indexOf(li.dataset.step as Step);
@@ -122,6 +125,7 @@ async function run(source: { file: File } | { url: string }) {
     const collectionId = await extract(assetId);
     await showFrames(collectionId);
   } catch (error) {
+    setStep(currentStep, 'failed');
     showError(error);
   } finally {
     busy = false;
