@@ -10,6 +10,7 @@
  * forced collection) for both, and the ratios. Goals (issue 12, as ratios in the same run): the collection query
  * >= 1.0x the baseline's req/s and <= 1.0x its p99; with `url` >= 0.8x; RSS at the end <= 1.5x.
  *
+ * `--log-level warn` runs the gateway without its per-request log line (default: info, as deployed).
  * `--cpu-prof` runs the gateway with `--cpu-prof --cpu-prof-dir=<dir>` and prints its top five self-time functions
  * once it has exited (the profile is written at exit).
  */
@@ -29,7 +30,14 @@ const WEBHOOK_SECRET = 'bench-graphql-webhook-secret';
 const FRAMES = 500;
 const CONNECTIONS = 20;
 
-const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, 'cpu-prof': { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    'cpu-prof': { type: 'boolean', default: false },
+    // The gateway's LOG_LEVEL: at info (the default) it writes one request line per request.
+    'log-level': { type: 'string', default: 'info' },
+  },
+});
 const timing = values.quick ? { warmup: 1, seconds: 3 } : { warmup: 5, seconds: 10 };
 
 const FRAME_FIELDS = 'id extension createdAt';
@@ -129,6 +137,7 @@ async function main(): Promise<void> {
         MEDIA_CACHE_DIR: path.join(work, 'media'),
         DATA_DIR: path.join(work, 'data'),
         NODE_ENV: 'production',
+        LOG_LEVEL: values['log-level'],
       },
       { entry: 'dist/main.js', nodeArgs: values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [] },
     );
@@ -209,7 +218,7 @@ async function main(): Promise<void> {
         `${loadAtEnd.map((l) => l.toFixed(1)).join(' ')} at end; autocannon ${CONNECTIONS} connections, pipelining 1, ` +
         `${timing.warmup} s warm-up + ${timing.seconds} s measured per row${values.quick ? ' (--quick)' : ''}${values['cpu-prof'] ? ', gateway under --cpu-prof' : ''}`,
     );
-    console.log(`gateway: node dist/main.js (LOG_LEVEL info, one ${FRAMES}-frame collection cached); baseline: bare graphql-yoga, static list`);
+    console.log(`gateway: node dist/main.js (LOG_LEVEL ${values['log-level']}, one ${FRAMES}-frame collection cached); baseline: bare graphql-yoga, static list`);
     console.log(`idle RSS before the load: gateway ${mb(idle.gateway)}, baseline ${mb(idle.baseline)}\n`);
     console.log(formatTable(['query (gateway / baseline)', 'req/s', 'ratio', 'p50', 'p99', 'p99 ratio', 'CPU/request', 'CPU ratio', 'RSS at end'], rows));
     console.log(`\nCPU used under load: gateway ${cpu(gateway, cpuAtStart.gateway)}, baseline ${cpu(baseline, cpuAtStart.baseline)}`);

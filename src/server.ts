@@ -70,6 +70,9 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
   // Subscribers of the same operation, variables and tenant share one execution per event.
   const sharing = createSubscriptionSharing();
 
+  // Yoga's default 25 MB body cap would refuse uploads UPLOAD_MAX_BYTES allows: the file limit plus room for the
+  // multipart envelope (the per-file limit below still applies).
+  const uploadBodyCap = Math.max(25_000_000, config.uploadMaxBytes + MULTIPART_OVERHEAD_BYTES);
   const responseCache = config.responseCacheMaxBytes > 0 ? createResponseCache({ maxBytes: config.responseCacheMaxBytes }) : undefined;
 
   const yoga = createYoga<Record<string, unknown>, Context>({
@@ -98,7 +101,8 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
       auth.plugin,
       // Persisted operations before the limits, so those check the document a hash stands for.
       ...(persistedOperations ? [usePersistedOperationList(persistedOperations)] : []),
-      useJsonBodyLimit(config.limits.maxBodyBytes),
+      // Every body cap (JSON and multipart) in one plugin, counting only bodies that declare no length.
+      useJsonBodyLimit(config.limits.maxBodyBytes, { multipartMaxBytes: uploadBodyCap }),
       // Abuse limits and introspection on every operation (HTTP, SSE and, through getEnveloped, graphql-ws).
       ...operationLimitPlugins(config),
       useEndEventStreamsOn(drainSignal.signal),
@@ -110,9 +114,8 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
       // After every other plugin (logs, metrics and spans still see each operation it answers): immutable reads only.
       ...(responseCache ? [responseCache.plugin] : []),
     ],
-    // Yoga's own 25 MB body cap would refuse uploads UPLOAD_MAX_BYTES allows: lift it to the file limit plus room
-    // for the multipart envelope (the per-file limit below still applies; other bodies keep at least yoga's cap).
-    maxRequestBodySize: Math.max(25_000_000, config.uploadMaxBytes + MULTIPART_OVERHEAD_BYTES),
+    // Applied by useJsonBodyLimit above (the same caps, without a counting stream for bodies of a declared length).
+    maxRequestBodySize: false,
     // Multipart uploads: one file, bounded (yoga rejects anything larger with 413 before our resolver runs).
     fetchAPI: createFetch({
       formDataLimits: { files: 1, fileSize: config.uploadMaxBytes, fieldSize: 1_000_000, fields: 10, headerSize: 16_384 },
