@@ -5,11 +5,12 @@
  * width, with the sprite and the zip. Also: GraphiQL's example tabs, the token prompt with auth on, human messages
  * for error codes, no request beyond the gateway (and the upload URL), and how the bundle is served.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { generate } from '@graphql-codegen/cli';
 import { build as esbuild } from 'esbuild';
 import { SignJWT } from 'jose';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -19,6 +20,7 @@ import { createEngine, type Engine } from '../../src/engine/index.js';
 import { loadExampleTabs } from '../../src/http/demo-page.js';
 import { ErrorCode } from '../../src/schema/error-codes.js';
 import { ERROR_MESSAGES } from '../../web/src/errors.js';
+import codegenConfig from '../../codegen.js';
 import { writeWebApp } from '../../scripts/build-web.js';
 import { startTestGateway, TEST_API_KEY, TEST_WEBHOOK_SECRET, type TestGateway } from '../helpers/gateway.js';
 import { freePort, graphiqlUrl, killStartedMains, processesInGroup, startMain } from '../helpers/main-process.js';
@@ -293,6 +295,13 @@ describe('serving the page', () => {
     const res = await fetch(`${s.gw.url}/`, { redirect: 'manual' });
     expect([res.status, res.headers.get('location')]).toEqual([302, '/graphql']);
     expect((await fetch(`${s.gw.url}/demo/config.json`)).status).not.toBe(200);
+  });
+
+  it("the committed web/src/gql is what codegen makes from the demo's operations and schema/schema.graphql", async () => {
+    const web = { ...codegenConfig, generates: { 'web/src/gql/': codegenConfig.generates['web/src/gql/']! } };
+    const files = (await generate(web, false)) as Array<{ filename: string; content: string }>;
+    expect(files.map((f) => f.filename).sort()).toEqual(['gql.ts', 'graphql.ts', 'index.ts'].map((f) => `web/src/gql/${f}`));
+    for (const file of files) expect(file.content, `${file.filename}: run npm run codegen`).toBe(readFileSync(file.filename, 'utf8'));
   });
 
   it('has a human message for every error code the gateway defines', () => {
