@@ -5,7 +5,8 @@
  * (createVideoUpload, then the file straight to uploadUrl), extract, follow the task to SUCCEEDED while the fake's
  * webhook completes it, frames; renditions decoded from the served bytes at the srcset widths, the sprite tile a
  * scrub-bar CSS offset shows, the animated preview; an expired signed URL refreshed through a network-only read;
- * token refusals (HTTP 401, close 4401) retried once with a fresh token; error unions and TASK_NOT_FOUND.
+ * token refusals (HTTP 401, close 4401 at connect and at the token's exp mid-stream) retried once with a fresh
+ * token; error unions and TASK_NOT_FOUND; the docs' quotes of these files and the codegen config's output.
  */
 import { readFileSync } from 'node:fs';
 import { generate } from '@graphql-codegen/cli';
@@ -40,14 +41,18 @@ const sign = (tenant: string, exp: number) =>
     .setExpirationTime(exp)
     .sign(new TextEncoder().encode(SECRET));
 
-/** Hands out tokens (the ones whose issue number is in `expired` are already expired); counts what the client did. */
-function testTokens(tenant: string, expired: number[] = []) {
+/**
+ * Hands out tokens: those whose issue number is in `expired` are already expired, those in `shortLived` expire
+ * within 1-2 s (exp has whole seconds); counts what the client did.
+ */
+function testTokens(tenant: string, expired: number[] = [], shortLived: number[] = []) {
   let current: string | null = null;
   const counts = { issued: 0, invalidated: 0 };
+  const expOf = (n: number) => (expired.includes(n) ? nowSeconds() - 60 : shortLived.includes(n) ? nowSeconds() + 2 : nowSeconds() + 600);
   const source: TokenSource = {
     async getToken() {
       if (current === null) {
-        current = await sign(tenant, expired.includes(counts.issued) ? nowSeconds() - 60 : nowSeconds() + 600);
+        current = await sign(tenant, expOf(counts.issued));
         counts.issued++;
       }
       return current;
@@ -226,6 +231,26 @@ describe.each(['apollo', 'urql'] as const)('%s', (name) => {
     expect(final.frameCount).toBe(2);
     expect(tokens.counts.issued).toBe(4);
     expect(stack.fake.callsTo('POST', '/video/extract-frames')).toHaveLength(1);
+  });
+
+  it('resubscribes with a fresh token when the socket closes with 4401 at the token exp mid-stream', async () => {
+    const tokens = testTokens('acme', [], [1]);
+    const frontend = open(name, tokens.source);
+    const assetId = await uploadedAsset(frontend);
+    const started = await frontend.startExtraction(assetId);
+    if (!('taskId' in started)) throw new Error(started.error);
+    tokens.source.invalidate(); // the socket connects with token 1, which expires while the task is PENDING
+    const statuses: string[] = [];
+    let completed: Promise<unknown> | undefined;
+    const final = await frontend.followExtraction(started.taskId, (task) => {
+      statuses.push(task.status);
+      // The second PENDING is the resent subscription's current state, on a new socket with token 2.
+      if (statuses.length === 2) completed = stack.fake.completeTask(started.taskId, { frames: 2 });
+    });
+    await completed;
+    expect(statuses).toEqual(['PENDING', 'PENDING', 'SUCCEEDED']);
+    expect(final.status).toBe('SUCCEEDED');
+    expect(tokens.counts.issued).toBe(3);
   });
 
   it('turns an error member of a result union into a message, and rejects a follow of an unknown task with TASK_NOT_FOUND', async () => {
