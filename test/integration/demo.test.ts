@@ -179,6 +179,9 @@ describe('demo app on the embedded engine', () => {
       return img.naturalWidth;
     });
     expect(full).toBe(VIDEO.width);
+    expect(await page.locator('#viewer-title').textContent()).toBe(`Frame 2 of ${frameCount}`);
+    await page.keyboard.press('ArrowRight');
+    expect(await page.locator('#viewer-title').textContent()).toBe(`Frame 3 of ${frameCount}`);
     await page.keyboard.press('Escape');
     expect(await page.locator('#viewer').evaluate((d: HTMLDialogElement) => d.open)).toBe(false);
 
@@ -191,6 +194,22 @@ describe('demo app on the embedded engine', () => {
     // Nothing left the gateway's origin, the upload included (the gateway proxies the engine's signed URL).
     expect(elsewhere).toEqual([]);
     expect(consoleErrors).toEqual([]);
+  });
+
+  it('takes a video dropped on the drop zone like a picked one', async () => {
+    const s = await setup();
+    const { page, elsewhere } = await openDemo(s);
+    const bytes = readFileSync(video).toString('base64');
+    const dataTransfer = await page.evaluateHandle((b64) => {
+      const transfer = new DataTransfer();
+      const data = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      transfer.items.add(new File([data], 'dropped.mp4', { type: 'video/mp4' }));
+      return transfer;
+    }, bytes);
+    await page.dispatchEvent('#drop-zone', 'drop', { dataTransfer });
+    await waitForFrames(page);
+    expect(await gridImages(page)).toHaveLength(VIDEO.seconds);
+    expect(elsewhere).toEqual([]);
   });
 
   it('imports a URL the gateway cannot fetch and shows the human message of IMPORT_FAILED', async () => {
