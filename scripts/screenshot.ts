@@ -28,12 +28,15 @@ const engine = await createEngine({ apiKey, port: 0, dataDir: path.join(work, 'e
 const base = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: path.join(work, 'data'), MEDIA_CACHE_DIR: path.join(work, 'media'), LOG_LEVEL: 'silent' });
 const gateway = createGateway({ ...base, upstream: { ...base.upstream, baseUrl: engine.url, apiKey } }, { logger: silentLogger, engineUrl: engine.url });
 await gateway.start();
+const origin = gateway.url.replace('127.0.0.1', 'localhost');
 engine.setWebhookUrl(gateway.webhookUrl.replace(/^http:\/\/localhost:/, 'http://127.0.0.1:'));
+// As main.ts does: signed upload URLs name the gateway, which proxies them to the engine (one origin for the page).
+engine.setPublicUrl(origin);
 const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
 try {
   const video = await generateVideo({ dir: work, seconds: 12, width: 640, height: 360, name: 'test-pattern.mp4' });
   const page = await browser.newPage({ viewport: { width: 1180, height: 980 }, deviceScaleFactor: 1 });
-  await page.goto(`${gateway.url.replace('127.0.0.1', 'localhost')}/`);
+  await page.goto(`${origin}/`);
   await page.waitForSelector('body[data-ready="true"]');
   await page.setInputFiles('#file-input', video);
   await page.waitForFunction(() => !document.getElementById('result-panel')!.hidden || !document.getElementById('error')!.hidden, undefined, {
