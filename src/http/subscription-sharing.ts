@@ -191,6 +191,8 @@ class SharedExecution {
   #latest: ExecutionResult | undefined;
   #ending: Ending | undefined;
   #closed = false;
+  /** Subscribers waiting for the subscribe to settle (not sharers yet, but the source must not be closed under them). */
+  #pendingJoins = 0;
 
   constructor(stats: SubscriptionSharingStats, forget: () => void) {
     this.#stats = stats;
@@ -211,8 +213,6 @@ class SharedExecution {
       () => this.#close(),
     );
   }
-
-  #pendingJoins = 0;
 
   /** A subscriber's result: the shared subscribe's error result, or a stream of its own over the shared results. */
   async join(): Promise<SubscribeResult> {

@@ -5,7 +5,7 @@
 import type { DocumentNode, ExecutionResult } from 'graphql';
 import { parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, createSubscriptionSharing, type SubscriptionSharing } from '../../../src/http/subscription-sharing.js';
+import { canonicalJson, createSubscriptionSharing, deferContextBuild, type SubscriptionSharing } from '../../../src/http/subscription-sharing.js';
 import { LOCAL_CALLER, type Caller } from '../../../src/tenancy.js';
 import { createEventQueue } from '../../helpers/deferred.js';
 
@@ -45,7 +45,13 @@ function scriptedSource() {
 interface Harness {
   sharing: SubscriptionSharing;
   sources: ReturnType<typeof scriptedSource>[];
-  subscribe(options?: { document?: DocumentNode; variables?: Record<string, unknown>; operationName?: string; caller?: Caller }): Promise<unknown>;
+  subscribe(options?: {
+    document?: DocumentNode;
+    variables?: Record<string, unknown>;
+    operationName?: string;
+    caller?: Caller;
+    context?: Record<string, unknown>;
+  }): Promise<unknown>;
 }
 
 /** The plugin's subscribe wrapper over a subscribe that opens a new scripted source per call. */
@@ -70,7 +76,7 @@ function harness(subscribeResult?: () => ExecutionResult | Promise<ExecutionResu
           document: options.document ?? DOC,
           operationName: options.operationName,
           variableValues: options.variables ?? { id: 't1' },
-          contextValue: { caller: options.caller ?? LOCAL_CALLER },
+          contextValue: options.context ?? { caller: options.caller ?? LOCAL_CALLER },
         }),
       );
     },
@@ -186,6 +192,20 @@ describe('subscription sharing', () => {
     expect(await h.subscribe()).toBe(error);
     expect(calls).toBe(2);
     expect(h.sharing.stats).toMatchObject({ subscribers: 0, executions: 0 });
+  });
+
+  it('completes a deferred context only for the subscriber that starts an execution', async () => {
+    const seen: unknown[] = [];
+    const sharing = harness();
+    const contexts = [0, 1, 2].map(() => ({ caller: LOCAL_CALLER }) as Record<string, unknown>);
+    const builds = contexts.map((context, i) => () => {
+      seen.push(i);
+      context.services = 'full';
+    });
+    contexts.forEach((context, i) => deferContextBuild(context, builds[i]!));
+    await Promise.all(contexts.map((context) => sharing.subscribe({ context })));
+    expect(seen).toEqual([0]);
+    expect(contexts.map((c) => c.services)).toEqual(['full', undefined, undefined]);
   });
 
   it('does not share operations whose variables are not plain JSON', async () => {
