@@ -186,6 +186,8 @@ async function main(): Promise<void> {
       results[name] = { gateway: g, baseline: b };
     }
     const loadAtEnd = loadavg();
+    // After two forced collections (the gc agent): what the processes retain, as opposed to garbage not yet collected.
+    const collected = { gateway: await gateway.memory(), baseline: await baseline.memory() };
     // Still answering correctly after the load (a cache must not have turned an answer into another one).
     for (const name of ['collection', 'task'] as const) {
       if (JSON.stringify(await checked(gateway.url, bodies[name])) !== JSON.stringify(answers[name])) throw new Error(`${name} changed under load`);
@@ -221,7 +223,11 @@ async function main(): Promise<void> {
     console.log(`gateway: node dist/main.js (LOG_LEVEL ${values['log-level']}, one ${FRAMES}-frame collection cached); baseline: bare graphql-yoga, static list`);
     console.log(`idle RSS before the load: gateway ${mb(idle.gateway)}, baseline ${mb(idle.baseline)}\n`);
     console.log(formatTable(['query (gateway / baseline)', 'req/s', 'ratio', 'p50', 'p99', 'p99 ratio', 'CPU/request', 'CPU ratio', 'RSS at end'], rows));
-    console.log(`\nCPU used under load: gateway ${cpu(gateway, cpuAtStart.gateway)}, baseline ${cpu(baseline, cpuAtStart.baseline)}`);
+    console.log(
+      `after the load and two forced GCs: RSS ${mb(collected.gateway.rss)} / ${mb(collected.baseline.rss)}, ` +
+        `heap used ${mb(collected.gateway.heapUsed)} / ${mb(collected.baseline.heapUsed)} (gateway / baseline)`,
+    );
+    console.log(`CPU used under load: gateway ${cpu(gateway, cpuAtStart.gateway)}, baseline ${cpu(baseline, cpuAtStart.baseline)}`);
     console.log(`goal collection req/s >= 1.0x baseline: ${x(rpsRatio)} ${verdict(rpsRatio >= 1)}`);
     console.log(`goal collection p99 <= 1.0x baseline:   ${x(p99Ratio)} ${verdict(p99Ratio <= 1)}`);
     console.log(`goal with url req/s >= 0.8x baseline:   ${x(urlRatio)} ${verdict(urlRatio >= 0.8)}`);
