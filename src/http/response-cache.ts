@@ -2,7 +2,9 @@
  * A response cache for the gateway's immutable reads: queries whose root fields are all `frameCollection` / `frame`
  * (plus `__typename`). Collections and frames never change once they exist (the upstream has no edit), so such an
  * answer can be reused until something it was computed from changes. Everything else (tasks, assets, lists,
- * mutations, subscriptions, federation `_entities`) always executes: task state is never served from here.
+ * mutations, subscriptions, federation `_entities`) always executes: task state is never served from here. A test
+ * (integration/response-cache.test.ts) lists the object types reachable from those two fields, so a field that
+ * would bring mutable data under them fails it first.
  *
  * An entry is served only when all of these still hold, checked on every hit:
  * - same tenant (the key starts with it; an authenticated tenant and the unauthenticated local one never share);

@@ -4,9 +4,11 @@
  * cached answer would serve, task state never cached (also when a task is asked next to a collection), a deleted
  * collection not served, and signed URLs exactly as fresh as uncached ones when the clock crosses a window.
  */
+import { getNamedType, isObjectType, type GraphQLNamedType } from 'graphql';
 import { SignJWT } from 'jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createMemoryOwnershipStore } from '../../src/jobs/ownership-memory.js';
+import { schema } from '../../src/schema/index.js';
 import type { OwnershipStore } from '../../src/jobs/ownership.js';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { startTestGateway, TEST_WEBHOOK_SECRET, type GraphQLResponse, type TestGateway } from '../helpers/gateway.js';
@@ -155,5 +157,22 @@ describe('response cache of immutable reads', () => {
     for (const frame of later.data!.frameCollection.frames as { url: string }[]) {
       expect(Number(new URL(frame.url).searchParams.get('exp')) * 1000 - clock.now).toBeGreaterThanOrEqual(3600 * 1000);
     }
+  });
+});
+
+describe('what the response cache may cover', () => {
+  // The cache answers any selection under Query.frameCollection / Query.frame: every object type reachable from them
+  // must derive from immutable data (and signed URLs). A new type here (a task, an asset, a list) must be reviewed
+  // against http/response-cache.ts before this list grows.
+  it('reaches only immutable object types from frameCollection and frame', () => {
+    const seen = new Set<string>();
+    const visit = (type: GraphQLNamedType) => {
+      if (!isObjectType(type) || seen.has(type.name)) return;
+      seen.add(type.name);
+      for (const field of Object.values(type.getFields())) visit(getNamedType(field.type));
+    };
+    const query = schema.getQueryType()!.getFields();
+    for (const root of ['frameCollection', 'frame'] as const) visit(getNamedType(query[root]!.type));
+    expect([...seen].sort()).toEqual(['Frame', 'FrameCollection', 'FrameSprite', 'FrameSpriteTile']);
   });
 });
