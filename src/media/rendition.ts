@@ -15,11 +15,10 @@
  * - `limitInputPixels` bounds what one decode may allocate (a hostile or absurd original fails, 422).
  */
 import PQueue from 'p-queue';
-import sharp from 'sharp';
 import { LRUCache } from 'lru-cache';
 import type { CacheEntry, DiskCache } from './disk-cache.js';
 import { classifyMediaId, collectionIdOfFrame } from './ids.js';
-import { describeFormat, encode, formatOfSource, type Rendered, type RunImageJob, type SharpInput } from './image-ops.js';
+import { describeFormat, encode, formatOfSource, loadSharp, sharp, type Rendered, type RunImageJob, type SharpInput } from './image-ops.js';
 import { coalesce, type MediaService } from './media-service.js';
 import { renderPreview, renderSprite } from './sprite.js';
 import type { MediaLogger } from './types.js';
@@ -67,12 +66,10 @@ export function createImageService(options: ImageServiceOptions): ImageService {
   const renders = new Map<string, Promise<CacheEntry>>();
   const sizes = new LRUCache<string, ImageSize>({ max: 10_000 });
   const sizeLoads = new Map<string, Promise<ImageSize>>();
-  // Files are read once per render; libvips' open-file cache would only keep evicted files open.
-  sharp.cache({ files: 0 });
-
   const input: SharpInput = (path) => sharp(path, { limitInputPixels, failOn: 'error' }).autoOrient();
   const run: RunImageJob = (job) =>
     queue.add(async () => {
+      await loadSharp();
       try {
         return await job();
       } catch (error) {

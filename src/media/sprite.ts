@@ -10,9 +10,8 @@
  * the canvas 4 ms. The canvas costs width × height × 3 bytes (a sprite: ≤ 120 MB at the bounds of variants.ts; a
  * preview: see rendition.ts), which is why these renders run one at a time.
  */
-import sharp from 'sharp';
 import type { CacheEntry } from './disk-cache.js';
-import { encode, formatOfSource, type Rendered, type RunImageJob, type SharpInput } from './image-ops.js';
+import { encode, formatOfSource, sharp, type Rendered, type RunImageJob, type SharpInput } from './image-ops.js';
 import { scaledHeight, spriteLayout, type ImageSize, type PreviewVariant, type SpriteVariant } from './variants.js';
 
 /** What the renders need from the image service. */
