@@ -55,6 +55,7 @@ export type MediaRequestHandler = (req: IncomingMessage, res: ServerResponse) =>
 
 const IMMUTABLE = 'private, max-age=31536000, immutable';
 const ALLOW = 'GET, HEAD';
+const CORS_EXPOSED = 'Content-Length, Content-Range, Accept-Ranges, ETag, Content-Disposition';
 
 /** Creates the `/media/<id>` request handler. */
 export function createMediaHandler(options: MediaHandlerOptions): MediaRequestHandler {
@@ -159,6 +160,19 @@ export function createMediaHandler(options: MediaHandlerOptions): MediaRequestHa
   }
 
   return async (req, res) => {
+    // CORS without credentials: the signed URL is the whole authority (anyone holding it can already load it in an
+    // <img>), so a page on another origin may also fetch() it, read a 403 `expired` and fetch a fresh URL.
+    res.setHeader('Access-Control-Allow-Origin', '*');
+    res.setHeader('Access-Control-Expose-Headers', CORS_EXPOSED);
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, {
+        'Access-Control-Allow-Methods': ALLOW,
+        'Access-Control-Allow-Headers': 'Range, If-None-Match, If-Range',
+        'Access-Control-Max-Age': '600',
+      });
+      res.end();
+      return;
+    }
     try {
       await handle(req, res);
     } catch (error) {

@@ -213,6 +213,24 @@ describe('GET /media/<id>', () => {
     expect(res.headers.get('retry-after')).toBe('3');
   });
 
+  it('lets pages on other origins fetch a signed URL and read its errors (CORS, no credentials), preflight included', async () => {
+    const ok = await get(urlOf(small.frames[0]!.id), { headers: { Origin: 'https://app.example' } });
+    expect(ok.res.status).toBe(200);
+    expect(ok.res.headers.get('access-control-allow-origin')).toBe('*');
+    expect(ok.res.headers.get('access-control-allow-credentials')).toBeNull();
+    expect(ok.res.headers.get('access-control-expose-headers')).toContain('ETag');
+    const forged = await get(`${urlOf(small.frames[0]!.id)}x`, { headers: { Origin: 'https://app.example' } });
+    expect(forged.res.status).toBe(403);
+    expect(forged.res.headers.get('access-control-allow-origin')).toBe('*');
+    const preflight = await get(urlOf(small.frames[0]!.id), {
+      method: 'OPTIONS',
+      headers: { Origin: 'https://app.example', 'Access-Control-Request-Method': 'GET', 'Access-Control-Request-Headers': 'range' },
+    });
+    expect(preflight.res.status).toBe(204);
+    expect(preflight.res.headers.get('access-control-allow-headers')).toMatch(/\bRange\b/);
+    expect(preflight.res.headers.get('access-control-allow-methods')).toBe('GET, HEAD');
+  });
+
   it('answers 405 with Allow for other methods and 404 for unknown ids or paths', async () => {
     const post = await get(urlOf(small.frames[0]!.id), { method: 'POST' });
     expect(post.res.status).toBe(405);
