@@ -1,5 +1,5 @@
 /**
- * `npm run bench:scale-out [-- --quick] [-- --tsx] [-- --cpu-prof]`: how the gateway holds up scaled out over Redis,
+ * `npm run bench:scale-out [-- --quick] [-- --tsx] [-- --cpu-prof] [-- --idle-only]`: how the gateway holds up scaled out over Redis,
  * in one run (~3 min):
  *
  * 1. callback → subscriber latency, p50/p99: 1 instance in memory, 1 instance on Redis, and 2 instances on
@@ -50,6 +50,8 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     tsx: { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
+    // Runs section 2 alone (the fan-out goals), ~1 min: for iterating on the fan-out path.
+    'idle-only': { type: 'boolean', default: false },
   },
 });
 if (!values.tsx && !existsSync(new URL(`../${DIST_ENTRY}`, import.meta.url))) {
@@ -189,7 +191,9 @@ function idleRows(label: string, what: string, burst: string, goals: IdleGoals, 
 
 async function idleSection(bench: Bench): Promise<{ rows: string[][]; ok: boolean; profiles: string[] }> {
   const base = { redis: bench.redis, prefix: bench.prefix };
-  const profileDirs = values['cpu-prof'] ? [path.join(bench.work, 'cpu-prof-a'), path.join(bench.work, 'cpu-prof-b')] : [];
+  // BENCH_PROFILE_DIR keeps the profiles (the work directory is deleted at the end).
+  const profileRoot = process.env.BENCH_PROFILE_DIR ?? bench.work;
+  const profileDirs = values['cpu-prof'] ? [path.join(profileRoot, 'cpu-prof-a'), path.join(profileRoot, 'cpu-prof-b')] : [];
   progress(`idle subscribers: (a) ${count(SIZES.idleTasks)} tasks × ${SIZES.perTask}`);
   const manyGateway = await startGateway(bench, true, profileDirs[0]);
   const many = await idleSubscribers({ ...base, gateway: manyGateway, tasks: SIZES.idleTasks, perTask: SIZES.perTask });
@@ -260,8 +264,9 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', () => void cleanup(bench).finally(() => process.exit(130)));
   try {
-    const latency = await latencySection(bench);
-    const flow = await throughputSection(bench, latency.pair);
+    const idleOnly = values['idle-only'];
+    const latency = idleOnly ? { rows: [] } : await latencySection(bench);
+    const flow = 'pair' in latency ? await throughputSection(bench, latency.pair) : { rows: [], ok: true };
     const idle = await idleSection(bench);
     console.log(
       `frames gateway scale-out bench${values.quick ? ' (--quick)' : ''}: node ${process.version}, ${availableParallelism()} cores, gateways run ${ENTRY}, ` +

@@ -10,11 +10,11 @@
 import type { IncomingHttpHeaders, Server } from 'node:http';
 import { getOperationAST, GraphQLError, type DocumentNode } from 'graphql';
 import type { YogaServerInstance } from 'graphql-yoga';
-import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Authenticator } from '../auth/authenticator.js';
 import { createWsAuth } from '../auth/graphql-ws-auth.js';
 import { resolveWsOperation, type PersistedOperations } from './persisted-operations.js';
+import { useGraphQLWsServer } from './graphql-ws-socket.js';
 import { deferContextBuild } from './subscription-sharing.js';
 
 type EnvelopedRoot = { execute: (args: unknown) => unknown; subscribe: (args: unknown) => unknown };
@@ -39,7 +39,7 @@ export function attachGraphQLWs(
   const wsServer = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
   // connection_init carries the token (4401 when refused or expired); without an authenticator every caller is local.
   const auth = createWsAuth(authenticator);
-  const disposable = useServer(
+  const disposable = useGraphQLWsServer(
     {
       onConnect: async (ctx) => {
         const accepted = await auth.onConnect(ctx);

@@ -173,6 +173,9 @@ function isAsyncIterable(value: unknown): value is AsyncIterable<ExecutionResult
 
 type Ending = { error: false } | { error: true; reason: unknown };
 
+/** Sharers handed one result per turn of the event loop (see SharedExecution.#deliver). */
+export const DELIVERY_CHUNK = 200;
+
 interface Waiter {
   resolve: (step: IteratorResult<ExecutionResult>) => void;
   reject: (reason: unknown) => void;
@@ -246,10 +249,11 @@ class SharedExecution {
 
   async #pump(): Promise<void> {
     const source = this.#source!;
+    let pending = source.next();
     for (;;) {
       let step: IteratorResult<ExecutionResult>;
       try {
-        step = await source.next();
+        step = await pending;
       } catch (reason) {
         return this.#finish({ error: true, reason });
       }
@@ -257,7 +261,47 @@ class SharedExecution {
       if (step.done) return this.#finish({ error: false });
       this.#stats.results += 1;
       this.#latest = step.value;
-      for (const sharer of this.#sharers) sharer.push(step.value);
+      // Asked before delivering: after a final result the source ends within a few microtasks, and a sharer that
+      // gets the end in the same turn as the result writes both (`next`, `complete`) at once (http/graphql-ws-socket.ts).
+      pending = source.next();
+      await this.#deliver(step.value, pending);
+    }
+  }
+
+  /**
+   * Hands `result` to every sharer, {@link DELIVERY_CHUNK} at a time with a turn of the event loop between chunks:
+   * each chunk's sockets are written (and their clients can read) while the next chunk is prepared, instead of
+   * 10,000 subscribers each advancing one promise step at a time and every socket being written at the very end.
+   * If the source ends meanwhile (`next` settles done or rejects), the sharers already served get the end at once
+   * and the rest get it with the result.
+   */
+  async #deliver(result: ExecutionResult, next: Promise<IteratorResult<ExecutionResult>>): Promise<void> {
+    if (this.#sharers.size <= DELIVERY_CHUNK) {
+      for (const sharer of this.#sharers) sharer.push(result);
+      return;
+    }
+    const sharers = [...this.#sharers];
+    let served = 0;
+    let ending: Ending | undefined;
+    const endServed = (end: Ending) => {
+      ending = end;
+      for (let i = 0; i < served; i++) sharers[i]!.end(end);
+    };
+    next.then(
+      (step) => {
+        if (step.done) endServed({ error: false });
+      },
+      (reason: unknown) => endServed({ error: true, reason }),
+    );
+    while (served < sharers.length) {
+      if (served > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      if (this.#closed) return;
+      const to = Math.min(served + DELIVERY_CHUNK, sharers.length);
+      for (let i = served; i < to; i++) {
+        sharers[i]!.push(result);
+        if (ending) sharers[i]!.end(ending);
+      }
+      served = to;
     }
   }
 

@@ -5,7 +5,13 @@
 import type { DocumentNode, ExecutionResult } from 'graphql';
 import { parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, createSubscriptionSharing, deferContextBuild, type SubscriptionSharing } from '../../../src/http/subscription-sharing.js';
+import {
+  canonicalJson,
+  createSubscriptionSharing,
+  deferContextBuild,
+  DELIVERY_CHUNK,
+  type SubscriptionSharing,
+} from '../../../src/http/subscription-sharing.js';
 import { LOCAL_CALLER, type Caller } from '../../../src/tenancy.js';
 import { createEventQueue } from '../../helpers/deferred.js';
 
@@ -206,6 +212,50 @@ describe('subscription sharing', () => {
     await Promise.all(contexts.map((context) => sharing.subscribe({ context })));
     expect(seen).toEqual([0]);
     expect(contexts.map((c) => c.services)).toEqual(['full', undefined, undefined]);
+  });
+
+  it('hands a result to many sharers a chunk per turn of the event loop, each with the end in the same turn', async () => {
+    const h = harness();
+    const count = DELIVERY_CHUNK * 2 + 50;
+    const subscribers = (await Promise.all(Array.from({ length: count }, () => h.subscribe()))).map(stream);
+    // Turns of the event loop, counted by an immediate that re-arms itself until every sharer has its end.
+    let turn = 0;
+    let counting = true;
+    const tick = () => {
+      turn += 1;
+      if (counting) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const received = subscribers.map(async (s) => {
+      const status = await statusOf(s);
+      const resultTurn = turn;
+      const end = await statusOf(s);
+      return { status, end, resultTurn, endTurn: turn };
+    });
+    h.sources[0]!.push('SUCCEEDED');
+    h.sources[0]!.end();
+    const got = await Promise.all(received);
+    counting = false;
+    expect(got.every((g) => g.status === 'SUCCEEDED' && g.end === 'done')).toBe(true);
+    // The end reaches each sharer in the turn its result did (the transport then writes both at once).
+    expect(got.filter((g) => g.endTurn !== g.resultTurn)).toEqual([]);
+    const turnsOf = (from: number, to: number) => [...new Set(got.slice(from, to).map((g) => g.resultTurn))];
+    const chunks = [turnsOf(0, DELIVERY_CHUNK), turnsOf(DELIVERY_CHUNK, 2 * DELIVERY_CHUNK), turnsOf(2 * DELIVERY_CHUNK, count)];
+    expect(chunks.map((turns) => turns.length)).toEqual([1, 1, 1]);
+    expect(chunks[0]![0]!).toBeLessThan(chunks[1]![0]!);
+    expect(chunks[1]![0]!).toBeLessThan(chunks[2]![0]!);
+    expect(h.sharing.stats).toMatchObject({ subscribers: 0, executions: 0, results: 1 });
+  });
+
+  it('keeps every sharer\'s results in order when the source yields again while a result is still being handed out', async () => {
+    const h = harness();
+    const count = DELIVERY_CHUNK + 10;
+    const subscribers = (await Promise.all(Array.from({ length: count }, () => h.subscribe()))).map(stream);
+    h.sources[0]!.push('PENDING');
+    h.sources[0]!.push('SUCCEEDED');
+    h.sources[0]!.end();
+    const seen = await Promise.all(subscribers.map(async (s) => [await statusOf(s), await statusOf(s), await statusOf(s)]));
+    expect(new Set(seen.map((statuses) => statuses.join()))).toEqual(new Set(['PENDING,SUCCEEDED,done']));
   });
 
   it('does not share operations whose variables are not plain JSON', async () => {
