@@ -183,7 +183,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
     }, logger),
   );
   const drain = trackConnections(server);
-  const graphqlWs = attachGraphQLWs(server, yoga, persistedOperations, auth.authenticator);
+  const graphqlWs = attachGraphQLWs(server, yoga, persistedOperations, auth.authenticator, logger);
 
   let shuttingDown: Promise<void> | undefined;
   const shutdown = (options: { timeoutMs?: number } = {}) => (shuttingDown ??= runShutdown(options.timeoutMs ?? config.shutdownTimeoutMs));

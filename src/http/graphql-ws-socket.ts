@@ -20,6 +20,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { CloseCode, DEPRECATED_GRAPHQL_WS_PROTOCOL, handleProtocols, makeServer, type ServerOptions } from 'graphql-ws';
 import type { WebSocket, WebSocketServer } from 'ws';
+import type { Logger } from '../logger.js';
 
 /** What `ctx.extra` holds for each connection (as with `graphql-ws/use/ws`). */
 export interface WsExtra {
@@ -32,10 +33,16 @@ const KEEP_ALIVE_MS = 12_000;
 /** Close reasons are limited to 123 bytes by the websocket protocol. */
 const limitReason = (reason: string, whenTooLong: string) => (reason.length < 124 ? reason : whenTooLong);
 
-const isProd = () => process.env.NODE_ENV === 'production';
+/** What the 4500 close carries: the error's message outside production, as graphql-ws does. */
+function internalErrorReason(error: unknown, isProd: boolean): string {
+  return isProd ? 'Internal server error' : limitReason(error instanceof Error ? error.message : String(error), 'Internal server error');
+}
 
-function internalErrorReason(error: unknown): string {
-  return isProd() ? 'Internal server error' : limitReason(error instanceof Error ? error.message : String(error), 'Internal server error');
+export interface GraphQLWsServerOptions {
+  /** Ping interval, ms (0: none); default graphql-ws' 12 s. */
+  keepAlive?: number;
+  /** Where internal errors go (graphql-ws' own adapter writes them to the console). */
+  logger?: Logger;
 }
 
 /** Writes to one socket: at once, corked until the current microtasks have run, so one event is one write. */
@@ -71,19 +78,24 @@ export function socketWriter(socket: WebSocket, raw: Socket): (data: string) => 
 export function useGraphQLWsServer<P extends Record<string, unknown>>(
   options: ServerOptions<P, WsExtra>,
   wsServer: WebSocketServer,
-  keepAlive = KEEP_ALIVE_MS,
+  { keepAlive = KEEP_ALIVE_MS, logger }: GraphQLWsServerOptions = {},
 ): { dispose(): Promise<void> } {
+  const isProd = process.env.NODE_ENV === 'production';
+  const report = (message: string, error: unknown) => {
+    if (logger) logger.error(message, { error });
+    else console.error(message, error);
+  };
   const server = makeServer(options);
   wsServer.options.handleProtocols = handleProtocols;
   wsServer.once('error', (error) => {
-    console.error('Internal error emitted on the WebSocket server. Please check your implementation.', error);
-    for (const client of wsServer.clients) client.close(CloseCode.InternalServerError, internalErrorReason(error));
+    report('graphql-ws: error on the WebSocket server', error);
+    for (const client of wsServer.clients) client.close(CloseCode.InternalServerError, internalErrorReason(error, isProd));
   });
 
   wsServer.on('connection', (socket, request) => {
     socket.once('error', (error) => {
-      console.error('Internal error emitted on a WebSocket socket. Please check your implementation.', error);
-      socket.close(CloseCode.InternalServerError, internalErrorReason(error));
+      report('graphql-ws: error on a WebSocket', error);
+      socket.close(CloseCode.InternalServerError, internalErrorReason(error, isProd));
     });
 
     let pongWait: NodeJS.Timeout | null = null;
@@ -110,8 +122,8 @@ export function useGraphQLWsServer<P extends Record<string, unknown>>(
             try {
               await handle(String(data));
             } catch (error) {
-              console.error('Internal error occurred during message handling. Please check your implementation.', error);
-              socket.close(CloseCode.InternalServerError, internalErrorReason(error));
+              report('graphql-ws: error handling a message', error);
+              socket.close(CloseCode.InternalServerError, internalErrorReason(error, isProd));
             }
           }),
       },
@@ -121,8 +133,8 @@ export function useGraphQLWsServer<P extends Record<string, unknown>>(
     socket.once('close', (code, reason) => {
       if (pongWait) clearTimeout(pongWait);
       if (pingInterval) clearInterval(pingInterval);
-      if (!isProd() && code === CloseCode.SubprotocolNotAcceptable && socket.protocol === DEPRECATED_GRAPHQL_WS_PROTOCOL) {
-        console.warn(`Client provided the deprecated subprotocol "${socket.protocol}" of subscriptions-transport-ws: use graphql-transport-ws.`);
+      if (code === CloseCode.SubprotocolNotAcceptable && socket.protocol === DEPRECATED_GRAPHQL_WS_PROTOCOL) {
+        logger?.debug('graphql-ws: refused a client speaking subscriptions-transport-ws (graphql-ws subprotocol)');
       }
       void closed(code, String(reason));
     });

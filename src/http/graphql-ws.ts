@@ -2,6 +2,9 @@
  * graphql-ws on Yoga's HTTP server and path. Execution goes through `yoga.getEnveloped`, so websocket operations
  * get the same plugins (armor limits, masking) and context as HTTP and SSE.
  *
+ * Sockets are driven by our adapter over graphql-ws' `makeServer` (graphql-ws-socket.ts: one write per event per
+ * socket), not `graphql-ws/use/ws`.
+ *
  * An idle subscriber holds its socket's and its operation's state for hours, so both are kept small: the operation's
  * context starts with only what the per-subscriber plugins read (caller, upgrade headers, params) and is completed
  * (services, loaders) only when the subscription starts an execution of its own (http/subscription-sharing.ts); and
@@ -12,6 +15,7 @@ import { getOperationAST, GraphQLError, type DocumentNode } from 'graphql';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { Authenticator } from '../auth/authenticator.js';
+import type { Logger } from '../logger.js';
 import { createWsAuth } from '../auth/graphql-ws-auth.js';
 import { resolveWsOperation, type PersistedOperations } from './persisted-operations.js';
 import { useGraphQLWsServer } from './graphql-ws-socket.js';
@@ -35,6 +39,7 @@ export function attachGraphQLWs(
   yoga: YogaServerInstance<any, any>,
   persistedOperations?: PersistedOperations,
   authenticator?: Authenticator,
+  logger?: Logger,
 ): GraphQLWsHandle {
   const wsServer = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
   // connection_init carries the token (4401 when refused or expired); without an authenticator every caller is local.
@@ -88,6 +93,7 @@ export function attachGraphQLWs(
       },
     },
     wsServer,
+    { logger },
   );
   return {
     get connections() {

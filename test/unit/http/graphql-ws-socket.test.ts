@@ -5,9 +5,11 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { GraphQLObjectType, GraphQLSchema, GraphQLString } from 'graphql';
+import type { ServerOptions } from 'graphql-ws';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { socketWriter, useGraphQLWsServer } from '../../../src/http/graphql-ws-socket.js';
+import type { Logger } from '../../../src/logger.js';
 import { createDeferred, createEventQueue } from '../../helpers/deferred.js';
 
 const schema = new GraphQLSchema({
@@ -59,7 +61,7 @@ function recordFlushes(raw: Socket): string[] {
   return flushes;
 }
 
-async function start(keepAlive?: number): Promise<Harness> {
+async function start(keepAlive?: number, extra: { options?: Partial<ServerOptions>; logger?: Logger } = {}): Promise<Harness> {
   const server: Server = createServer();
   const wsServer = new WebSocketServer({ server, path: '/graphql' });
   const connections = createEventQueue<{ raw: Socket; socket: WebSocket; flushes: string[] }>();
@@ -67,7 +69,10 @@ async function start(keepAlive?: number): Promise<Harness> {
   wsServer.on('connection', (socket: WebSocket, request: IncomingMessage) => {
     connections.push({ raw: request.socket, socket, flushes: recordFlushes(request.socket) });
   });
-  const disposable = useGraphQLWsServer({ schema }, wsServer, keepAlive);
+  const disposable = useGraphQLWsServer({ schema, ...extra.options }, wsServer, {
+    ...(keepAlive === undefined ? {} : { keepAlive }),
+    ...(extra.logger ? { logger: extra.logger } : {}),
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   disposers.push(async () => {
     await disposable.dispose();
@@ -166,5 +171,28 @@ describe('graphql-ws adapter', () => {
     await vi.advanceTimersByTimeAsync(1_000);
     expect(await silent.closed).toBe(1006);
     expect(answering.socket.readyState).toBe(WebSocket.OPEN);
+  });
+
+  it("closes a socket with 4500 and the error's message when handling a message throws, and logs it", async () => {
+    const logged: { msg: string; fields?: Record<string, unknown> }[] = [];
+    const logger: Logger = { debug() {}, info() {}, warn() {}, error: (msg, fields) => logged.push({ msg, ...(fields ? { fields } : {}) }) };
+    const h = await start(undefined, {
+      logger,
+      options: {
+        onConnect: () => {
+          throw new Error('connect hook broke');
+        },
+      },
+    });
+    const socket = new WebSocket(h.url, 'graphql-transport-ws');
+    const closed = createDeferred<{ code: number; reason: string }>();
+    socket.on('close', (code, reason) => closed.resolve({ code, reason: String(reason) }));
+    disposers.push(async () => {
+      socket.terminate();
+      await closed.promise;
+    });
+    socket.once('open', () => socket.send(JSON.stringify({ type: 'connection_init' })));
+    expect(await closed.promise).toEqual({ code: 4500, reason: 'connect hook broke' });
+    expect(logged).toEqual([{ msg: 'graphql-ws: error handling a message', fields: { error: expect.objectContaining({ message: 'connect hook broke' }) } }]);
   });
 });
