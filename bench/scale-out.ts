@@ -1,5 +1,5 @@
 /**
- * `npm run bench:scale-out [-- --quick] [-- --tsx] [-- --cpu-prof] [-- --idle-only]`: how the gateway holds up scaled out over Redis,
+ * `npm run bench:scale-out [-- --quick] [-- --tsx] [-- --cpu-prof] [-- --idle-only] [-- --scenario a|b] [-- --repeat N]`: how the gateway holds up scaled out over Redis,
  * in one run (~3 min):
  *
  * 1. callback → subscriber latency, p50/p99: 1 instance in memory, 1 instance on Redis, and 2 instances on
@@ -52,8 +52,14 @@ const { values } = parseArgs({
     'cpu-prof': { type: 'boolean', default: false },
     // Runs section 2 alone (the fan-out goals), ~1 min: for iterating on the fan-out path.
     'idle-only': { type: 'boolean', default: false },
+    // Runs each fan-out scenario of section 2 N times and reports the median run (p99s move ±25% run to run here).
+    repeat: { type: 'string', default: '1' },
+    // Section 2's scenarios to run: a (1,000 webhooks at once), b (one webhook to one task), or both.
+    scenario: { type: 'string', default: 'both' },
   },
 });
+const REPEAT = Math.max(1, Number.parseInt(values.repeat, 10) || 1);
+if (!['a', 'b', 'both'].includes(values.scenario)) throw new Error(`--scenario is a, b or both, not ${values.scenario}`);
 if (!values.tsx && !existsSync(new URL(`../${DIST_ENTRY}`, import.meta.url))) {
   throw new Error(`the bench runs the production build, and ${DIST_ENTRY} is missing: npm run build first (or pass --tsx)`);
 }
@@ -189,23 +195,51 @@ function idleRows(label: string, what: string, burst: string, goals: IdleGoals, 
   };
 }
 
+/** The run with the median p99 of several runs of one scenario (the lower middle one for an even count). */
+function medianRun(runs: IdleResult[]): IdleResult {
+  return [...runs].sort((x, y) => x.latency.p99 - y.latency.p99)[Math.floor((runs.length - 1) / 2)]!;
+}
+
+const runsRow = (runs: IdleResult[]): string[] => [
+  '',
+  `${runs.length} runs: p99 of each / gateway CPU per event`,
+  `${runs.map((r) => ms(r.latency.p99)).join(', ')} / ${runs.map((r) => cpuCell(r).replace(/.*= /, '').replace(' per event', '')).join(', ')}`,
+  'the rows above show the median run',
+  '',
+];
+
 async function idleSection(bench: Bench): Promise<{ rows: string[][]; ok: boolean; profiles: string[] }> {
   const base = { redis: bench.redis, prefix: bench.prefix };
   // BENCH_PROFILE_DIR keeps the profiles (the work directory is deleted at the end).
   const profileRoot = process.env.BENCH_PROFILE_DIR ?? bench.work;
   const profileDirs = values['cpu-prof'] ? [path.join(profileRoot, 'cpu-prof-a'), path.join(profileRoot, 'cpu-prof-b')] : [];
-  progress(`idle subscribers: (a) ${count(SIZES.idleTasks)} tasks × ${SIZES.perTask}`);
-  const manyGateway = await startGateway(bench, true, profileDirs[0]);
-  const many = await idleSubscribers({ ...base, gateway: manyGateway, tasks: SIZES.idleTasks, perTask: SIZES.perTask });
-  progress(`idle subscribers: (b) ${count(IDLE_SUBSCRIBERS)} on one task`);
-  const oneGateway = await startGateway(bench, true, profileDirs[1]);
-  const one = await idleSubscribers({ ...base, gateway: oneGateway, tasks: 1, perTask: IDLE_SUBSCRIBERS });
   const heading = `2 ${count(IDLE_SUBSCRIBERS)} idle subscribers`;
-  const a = idleRows(heading, `(a) ${count(SIZES.idleTasks)} tasks × ${SIZES.perTask}`, `(a) ${count(SIZES.idleTasks)} webhooks at once`, { p99Ms: BURST_P99_GOAL_MS, reference: BEFORE.burstP99 }, many);
-  const b = idleRows('', `(b) ${count(IDLE_SUBSCRIBERS)} on one task`, '(b) one webhook', { p99Ms: ONE_TASK_P99_GOAL_MS, reference: BEFORE.oneTaskP99 }, one);
-  // idleSubscribers stops each gateway, which writes its profile on exit.
-  const profiles = profileDirs.map((dir, i) => `gateway of (${'ab'[i]}): ${formatTopSelfTime(mainThreadProfile(dir), 5)}`);
-  return { rows: [...a.rows, ...b.rows], ok: a.ok && b.ok, profiles };
+  const rows: string[][] = [];
+  const profiled: string[] = [];
+  let ok = true;
+  const scenarios = [
+    { key: 'a', tasks: SIZES.idleTasks, perTask: SIZES.perTask, what: `(a) ${count(SIZES.idleTasks)} tasks × ${SIZES.perTask}`, burst: `(a) ${count(SIZES.idleTasks)} webhooks at once`, goals: { p99Ms: BURST_P99_GOAL_MS, reference: BEFORE.burstP99 } },
+    { key: 'b', tasks: 1, perTask: IDLE_SUBSCRIBERS, what: `(b) ${count(IDLE_SUBSCRIBERS)} on one task`, burst: '(b) one webhook', goals: { p99Ms: ONE_TASK_P99_GOAL_MS, reference: BEFORE.oneTaskP99 } },
+  ];
+  for (const [i, scenario] of scenarios.entries()) {
+    if (values.scenario !== 'both' && values.scenario !== scenario.key) continue;
+    const runs: IdleResult[] = [];
+    if (profileDirs[i]) profiled.push(`gateway of (${scenario.key}): ${profileDirs[i]}`);
+    for (let run = 1; run <= REPEAT; run++) {
+      progress(`idle subscribers: ${scenario.what}${REPEAT > 1 ? `, run ${run} of ${REPEAT}` : ''}`);
+      const gateway = await startGateway(bench, true, run === 1 ? profileDirs[i] : undefined);
+      runs.push(await idleSubscribers({ ...base, gateway, tasks: scenario.tasks, perTask: scenario.perTask }));
+    }
+    const result = idleRows(rows.length === 0 ? heading : '', scenario.what, scenario.burst, scenario.goals, medianRun(runs));
+    rows.push(...result.rows, ...(REPEAT > 1 ? [runsRow(runs)] : []));
+    ok &&= result.ok;
+  }
+  // idleSubscribers stops each gateway, which writes its profile on exit (the first run of each scenario).
+  const profiles = profiled.map((entry) => {
+    const [label, dir] = entry.split(': ') as [string, string];
+    return `${label}: ${formatTopSelfTime(mainThreadProfile(dir), 5)}`;
+  });
+  return { rows, ok, profiles };
 }
 
 async function throughputSection(bench: Bench, pair: [GatewayProcess, GatewayProcess]): Promise<{ rows: string[][]; ok: boolean }> {
