@@ -39,9 +39,6 @@ export function createRegistryConnection(url: string, options: RegistryConnectio
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     commandTimeout: options.commandTimeoutMs,
-    // Commands issued in the same tick leave in one write: a burst of webhooks is a few writes, not one per command
-    // (issue 12: one write per command was ~20% of the gateway's CPU in a 1,000-webhook burst).
-    enableAutoPipelining: true,
     ...options.redisOptions,
   });
 }

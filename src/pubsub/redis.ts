@@ -48,8 +48,7 @@ export function createRedisPubSub(options: RedisPubSubOptions): RedisPubSub {
   const prefix = options.channelPrefix ?? 'frames:';
   const logger = options.logger;
   const name = options.redisOptions?.connectionName ?? 'frames-pubsub';
-  // Publishes issued in the same tick leave in one write (see the registry connection in jobs/registry-guard.ts).
-  const publisher = new Redis(options.url, { enableAutoPipelining: true, ...options.redisOptions, connectionName: `${name}-publish` });
+  const publisher = new Redis(options.url, { ...options.redisOptions, connectionName: `${name}-publish` });
   // A SUBSCRIBE dropped after 20 reconnects would leave its listener deaf for good (the event target subscribes a
   // channel once): let it wait for the connection however long that takes.
   const subscriber = new Redis(options.url, { maxRetriesPerRequest: null, ...options.redisOptions, connectionName: `${name}-subscribe` });
