@@ -7,7 +7,9 @@
  * 2. 10,000 idle graphql-ws subscribers (one socket each) on one instance: (a) 1,000 tasks × 10, (b) 10,000 on one
  *    task; RSS per subscriber of the gateway process and p99 from webhook to subscriber (a: 1,000 webhooks at
  *    once, b: one webhook). Issue 12's goals: p99 ≤ 500 ms (a) and ≤ 250 ms (b), RSS ≤ 20 KB per idle
- *    subscriber, none lost or doubled (measured before fan-out sharing: p99 ~980 / ~460 ms);
+ *    subscriber, none lost or doubled (measured before fan-out sharing: p99 ~980 / ~460 ms). Each scenario is
+ *    also run against a bare graphql-ws server (bench/lib/bare-fanout-server.ts) with the same subscribers and
+ *    client right after, and the gateway's p99 and CPU per event are printed as ratios to it;
  * 3. 1,000 webhooks/s for 30 s round-robin over 2 instances, every task followed: 0 lost, 0 duplicated events.
  *
  * Gateways are child processes of the production build (`node dist/main.js`; the npm script builds it first; `--tsx`
@@ -195,6 +197,28 @@ function idleRows(label: string, what: string, burst: string, goals: IdleGoals, 
   };
 }
 
+const BARE_BASELINE_ENTRY = 'bench/lib/bare-fanout-server.ts';
+
+/** The bare graphql-ws server of bench/lib/bare-fanout-server.ts, as a child process like the gateways. */
+async function startBareBaseline(bench: Bench): Promise<GatewayProcess> {
+  const bare = await startGatewayProcess({ MAVI_WEBHOOK_SECRET: WEBHOOK_SECRET }, { entry: BARE_BASELINE_ENTRY });
+  bench.gateways.add(bare);
+  return bare;
+}
+
+/** The baseline's figures for the same scenario and the gateway's as ratios to them (medians of the runs). */
+function baselineRows(gateway: IdleResult, bare: IdleResult, bareRuns: IdleResult[]): string[][] {
+  const ratio = (x: number, y: number) => (y > 0 ? `${(x / y).toFixed(2)}×` : 'n/a');
+  const cpu = (r: IdleResult) => (r.fanOutCpuSeconds === undefined ? undefined : (r.fanOutCpuSeconds * 1e6) / r.subscribers);
+  const gatewayCpu = cpu(gateway);
+  const bareCpu = cpu(bare);
+  const runs = bareRuns.length > 1 ? ` (runs: p99 ${bareRuns.map((r) => ms(r.latency.p99)).join(', ')})` : '';
+  return [
+    ['', `bare graphql-ws server, same subscribers and client (bench/lib/bare-fanout-server.ts)${runs}`, `${latencyCell(bare.latency)}, ${cpuCell(bare).replace(/.*= /, '')}, ${kb(bare.rssDelta / bare.subscribers)} RSS per subscriber`, '', ''],
+    ['', 'gateway ÷ bare graphql-ws: p99, CPU per event', `${ratio(gateway.latency.p99, bare.latency.p99)}, ${gatewayCpu === undefined || bareCpu === undefined ? 'n/a' : ratio(gatewayCpu, bareCpu)}`, '', ''],
+  ];
+}
+
 /** The run with the median p99 of several runs of one scenario (the lower middle one for an even count). */
 function medianRun(runs: IdleResult[]): IdleResult {
   return [...runs].sort((x, y) => x.latency.p99 - y.latency.p99)[Math.floor((runs.length - 1) / 2)]!;
@@ -224,14 +248,20 @@ async function idleSection(bench: Bench): Promise<{ rows: string[][]; ok: boolea
   for (const [i, scenario] of scenarios.entries()) {
     if (values.scenario !== 'both' && values.scenario !== scenario.key) continue;
     const runs: IdleResult[] = [];
+    const bareRuns: IdleResult[] = [];
     if (profileDirs[i]) profiled.push(`gateway of (${scenario.key}): ${profileDirs[i]}`);
     for (let run = 1; run <= REPEAT; run++) {
-      progress(`idle subscribers: ${scenario.what}${REPEAT > 1 ? `, run ${run} of ${REPEAT}` : ''}`);
+      const of = REPEAT > 1 ? `, run ${run} of ${REPEAT}` : '';
+      progress(`idle subscribers: ${scenario.what}${of}`);
       const gateway = await startGateway(bench, true, run === 1 ? profileDirs[i] : undefined);
       runs.push(await idleSubscribers({ ...base, gateway, tasks: scenario.tasks, perTask: scenario.perTask }));
+      // The baseline right after, in the same conditions: one bare graphql-ws process, the same subscribers and client.
+      progress(`idle subscribers: ${scenario.what}, bare graphql-ws baseline${of}`);
+      const bare = await startBareBaseline(bench);
+      bareRuns.push(await idleSubscribers({ ...base, gateway: bare, tasks: scenario.tasks, perTask: scenario.perTask }));
     }
     const result = idleRows(rows.length === 0 ? heading : '', scenario.what, scenario.burst, scenario.goals, medianRun(runs));
-    rows.push(...result.rows, ...(REPEAT > 1 ? [runsRow(runs)] : []));
+    rows.push(...result.rows, ...(REPEAT > 1 ? [runsRow(runs)] : []), ...baselineRows(medianRun(runs), medianRun(bareRuns), bareRuns));
     ok &&= result.ok;
   }
   // idleSubscribers stops each gateway, which writes its profile on exit (the first run of each scenario).

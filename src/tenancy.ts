@@ -24,6 +24,17 @@ export const LOCAL_CALLER: Caller = Object.freeze({ tenant: LOCAL_TENANT, authen
 
 const scope = new AsyncLocalStorage<string>();
 
+/**
+ * Marks a subscription stream whose pulls run no resolvers: a queue of results executed elsewhere, already in the
+ * tenant's scope (the shared executions of http/subscription-sharing.ts). Wrapping its pulls in `runAsTenant` would
+ * only cost time per subscriber and event.
+ */
+export const PULLS_RUN_NO_RESOLVERS = Symbol('frames.pullsRunNoResolvers');
+
+export function pullsRunNoResolvers(stream: object): boolean {
+  return (stream as { [PULLS_RUN_NO_RESOLVERS]?: boolean })[PULLS_RUN_NO_RESOLVERS] === true;
+}
+
 /** Runs `fn` with `tenant` as the tenant of everything it starts (upstream calls, quota charges). */
 export function runAsTenant<T>(tenant: string, fn: () => T): T {
   return scope.run(tenant, fn);

@@ -10,7 +10,7 @@ import { GraphQLError, type ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Config } from '../config.js';
 import { ErrorCode } from '../schema/error-codes.js';
-import { LOCAL_CALLER, runAsTenant, type Caller } from '../tenancy.js';
+import { LOCAL_CALLER, pullsRunNoResolvers, runAsTenant, type Caller } from '../tenancy.js';
 import { AuthenticationError, createAuthenticator, type Authenticator } from './authenticator.js';
 import { createExpiryScheduler, type ExpiryScheduler } from './expiry.js';
 
@@ -69,7 +69,9 @@ export function createGatewayAuth(auth: Config['auth']): GatewayAuth {
         setSubscribeFn(async (subscribeArgs) => {
           const result = await runAsTenant(caller.tenant, () => subscribeFn(subscribeArgs));
           if (!isAsyncIterable<ExecutionResult>(result)) return result;
-          return endsAt === null ? new TenantStream(result, caller.tenant) : new ExpiringStream(result, caller.tenant, expiries, endsAt);
+          if (endsAt !== null) return new ExpiringStream(result, caller.tenant, expiries, endsAt);
+          // A shared execution already runs as this tenant (the tenant is part of its key): nothing to scope.
+          return pullsRunNoResolvers(result) ? result : new TenantStream(result, caller.tenant);
         });
       },
     },

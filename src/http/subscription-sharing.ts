@@ -32,7 +32,7 @@
  */
 import type { DocumentNode, ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { LOCAL_CALLER, type Caller } from '../tenancy.js';
+import { LOCAL_CALLER, PULLS_RUN_NO_RESOLVERS, type Caller } from '../tenancy.js';
 
 type SubscribeResult = ExecutionResult | AsyncIterable<ExecutionResult>;
 
@@ -353,6 +353,11 @@ class SharedStream implements AsyncIterableIterator<ExecutionResult> {
 
   [Symbol.asyncIterator](): this {
     return this;
+  }
+
+  /** Pulls only read the queue: the execution runs in the scope of the subscriber that started it (same tenant). */
+  get [PULLS_RUN_NO_RESOLVERS](): boolean {
+    return true;
   }
 
   push(result: ExecutionResult): void {

@@ -2,6 +2,7 @@ import { createSchema, createYoga } from 'graphql-yoga';
 import { SignJWT, type JWTPayload } from 'jose';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createGatewayAuth } from '../../../src/auth/gateway-auth.js';
+import { createSubscriptionSharing } from '../../../src/http/subscription-sharing.js';
 import { loadConfig } from '../../../src/config.js';
 import { currentTenant, type Caller } from '../../../src/tenancy.js';
 import { createDeferred, type Deferred } from '../../helpers/deferred.js';
@@ -16,7 +17,7 @@ const sign = (claims: JWTPayload, expiresAt = Math.floor(Date.now() / 1000) + 60
  * Each of its `events` ticks is released by the test, outside any tenant scope, like an event from the pub/sub;
  * `sources.ended` counts the event sources that finished or were closed (a listener let go).
  */
-function harness(env: Record<string, string>, events = 2) {
+function harness(env: Record<string, string>, events = 2, options: { sharing?: boolean } = {}) {
   const auth = createGatewayAuth(loadConfig(env).auth);
   const sources = { ended: 0 };
   let tick: Deferred<void> = createDeferred();
@@ -48,7 +49,8 @@ function harness(env: Record<string, string>, events = 2) {
   const yoga = createYoga({
     schema,
     context: (initial) => ({ caller: auth.callerOf(initial) }),
-    plugins: [auth.plugin],
+    // As in server.ts: sharing first, so auth sees each subscriber's stream over the shared execution.
+    plugins: options.sharing ? [createSubscriptionSharing().plugin, auth.plugin] : [auth.plugin],
     maskedErrors: false,
     logging: false,
   });
@@ -200,6 +202,19 @@ describe('subscription streams and token expiry', () => {
       value: { errors: [expect.objectContaining({ message: 'Token expired', extensions: expect.objectContaining({ code: 'UNAUTHENTICATED' }) })] },
     });
     expect(await stream.next()).toEqual({ done: true, value: undefined });
+  });
+
+  it('runs the events of a shared execution as the tenant, for every graphql-ws subscriber sharing it', async () => {
+    const { yoga, release } = harness({ AUTH_JWT_SECRET: SECRET }, 2, { sharing: true });
+    const caller: Caller = { tenant: 'acme', authenticated: true, expiresAt: null };
+    const streams = [await subscribeEnveloped(yoga, { caller }), await subscribeEnveloped(yoga, { caller })];
+    const first = streams.map((s) => s.next());
+    release();
+    expect(await Promise.all(first)).toEqual([0, 1].map(() => ({ done: false, value: { data: { ticks: 'acme/acme' } } })));
+    const second = streams.map((s) => s.next());
+    release();
+    expect(await Promise.all(second)).toEqual([0, 1].map(() => ({ done: false, value: { data: { ticks: 'acme/acme' } } })));
+    expect(await Promise.all(streams.map((s) => s.next()))).toEqual([0, 1].map(() => ({ done: true, value: undefined })));
   });
 
   it('pulls graphql-ws events as the tenant and leaves their end at exp to the socket (no timer per stream)', async () => {
